@@ -1,0 +1,148 @@
+"""Settings: ``config.toml`` validated by pydantic, with secrets also from the environment.
+
+Unknown keys and wrong types are errors, reported as one line naming the key.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*(s|m|h)?\s*$")
+UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, None: 1}
+PRIVILEGED_INTENTS = ("members", "message_content", "presences")
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message is one line for the operator."""
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RateLimit(Section):
+    """``limit`` requests per ``per`` seconds."""
+
+    limit: Annotated[int, Field(ge=1)]
+    per: Annotated[float, Field(gt=0)]
+
+    @classmethod
+    def parse(cls, text: str) -> RateLimit | None:
+        """``"10/60"``, ``"10/1m"``, ``"2/4m"``; ``"off"`` means no limit."""
+        if text.strip().lower() == "off":
+            return None
+        match = RATE.match(text)
+        if not match:
+            raise ValueError(f"rate limit {text!r} is not of the form N/SECONDS (e.g. '10/60', '2/4m') or 'off'")
+        count, amount, unit = match.groups()
+        return cls(limit=int(count), per=int(amount) * UNIT_SECONDS[unit])
+
+
+class DiscordSettings(Section):
+    token: str = ""
+    intents: list[Literal["members", "message_content", "presences", "voice_states", "guild_messages"]] = Field(
+        default_factory=lambda: ["members", "message_content", "voice_states", "guild_messages"]
+    )
+    sync_commands: Literal["auto", "always", "never"] = "auto"
+    owner_ids: list[int] = Field(default_factory=list)
+    api_base: str = ""
+    gateway_url: str = ""
+
+
+class ApiSettings(Section):
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] = 8080
+    public_url: str = ""
+    public_reads: bool = False
+    max_body_bytes: Annotated[int, Field(ge=1024)] = 1_048_576
+    header_timeout: Annotated[float, Field(gt=0)] = 10.0
+    rate_limits: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("rate_limits")
+    @classmethod
+    def _rates_parse(cls, value: dict[str, str]) -> dict[str, str]:
+        for rule in value.values():
+            RateLimit.parse(rule)
+        return value
+
+    def rate_limit(self, family: str, route: str | None, default: RateLimit | None) -> RateLimit | None:
+        """The limit of ``family.route``, else of ``family``, else the family's default."""
+        for key in (f"{family}.{route}" if route else None, family):
+            if key and key in self.rate_limits:
+                return RateLimit.parse(self.rate_limits[key])
+        return default
+
+
+class StorageSettings(Section):
+    path: str = "data/guildhall.sqlite3"
+    synchronous: Literal["normal", "full"] = "normal"
+
+
+class SandboxSettings(Section):
+    world: str = ""
+    api_port: Annotated[int, Field(ge=0, le=65535)] = 8080
+    discord_port: Annotated[int, Field(ge=0, le=65535)] = 8090
+
+
+class LoggingSettings(Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    access_log: bool = True
+
+
+class Settings(Section):
+    discord: DiscordSettings = DiscordSettings()
+    api: ApiSettings = ApiSettings()
+    storage: StorageSettings = StorageSettings()
+    sandbox: SandboxSettings = SandboxSettings()
+    logging: LoggingSettings = LoggingSettings()
+
+    @property
+    def has_token(self) -> bool:
+        return bool(self.discord.token.strip())
+
+
+ENVIRONMENT = {
+    "DISCORD_TOKEN": ("discord", "token"),
+    "GUILDHALL_DB": ("storage", "path"),
+    "GUILDHALL_API_HOST": ("api", "host"),
+    "GUILDHALL_API_PORT": ("api", "port"),
+}
+
+
+def load_settings(path: str | Path | None, *, environ: dict[str, str] | None = None) -> Settings:
+    """Read and validate ``path`` (None: built-in defaults), then apply environment overrides."""
+    environ = dict(os.environ if environ is None else environ)
+    data: dict[str, dict[str, object]] = {}
+    if path is not None:
+        path = Path(path)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"config file {path} does not exist") from None
+        except (OSError, UnicodeDecodeError) as error:
+            raise ConfigError(f"config file {path} cannot be read: {error}") from None
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(f"config file {path} is not valid TOML: {error}") from None
+    for variable, (section, key) in ENVIRONMENT.items():
+        if environ.get(variable):
+            data.setdefault(section, {})[key] = environ[variable]
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(_one_line(error, path)) from None
+
+
+def _one_line(error: ValidationError, path: Path | None) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    source = f"{path}: " if path else ""
+    if first["type"] == "extra_forbidden":
+        return f"{source}unknown setting '{where}'"
+    more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
+    return f"{source}setting '{where}': {first['msg']}{more}"

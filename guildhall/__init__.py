@@ -1,0 +1,1 @@
+"""The Discord door's runtime: the bot, the CLI, sandbox mode and the doctor."""

@@ -1,0 +1,185 @@
+"""The Guildhall bot: a ``commands.Bot`` built from its dependencies, loading the cogs."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import sys
+from collections.abc import Callable, Coroutine
+from typing import Any, Protocol
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from core import __version__
+from core.clock import Clock
+from core.config import Settings
+from storage import Repositories
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = ("cogs.meta",)
+COMMAND_TREE_HASH = "command_tree_hash"
+
+
+class TaskTracker(Protocol):
+    """Told about every event and command task, so a caller can wait until the bot is idle."""
+
+    def track(self, task: asyncio.Task[Any]) -> None: ...
+
+
+class GuildhallTree(app_commands.CommandTree["Guildhall"]):
+    """The command tree: one error handler for every slash command, and tracked invocations."""
+
+    def _from_interaction(self, interaction: discord.Interaction[Guildhall]) -> None:
+        async def invoke() -> None:
+            try:
+                await self._call(interaction)
+            except app_commands.AppCommandError as error:
+                await self._dispatch_error(interaction, error)
+
+        self.client.track(self.client.loop.create_task(invoke(), name="CommandTree-invoker"))
+
+    async def on_error(self, interaction: discord.Interaction[Guildhall], error: app_commands.AppCommandError) -> None:
+        if isinstance(error, app_commands.CheckFailure):
+            message = str(error) or "You can't use this command here."
+        elif isinstance(error, app_commands.CommandOnCooldown):
+            message = f"Slow down: try again in {error.retry_after:.0f} s."
+        else:
+            name = interaction.command.qualified_name if interaction.command else "?"
+            self.client.report_failure(f"command /{name}", error)
+            message = "Something went wrong on my side; it has been logged. Please try again later."
+        await reply(interaction, message)
+
+
+async def reply(interaction: discord.Interaction[Any], content: str, **kwargs: Any) -> None:
+    """An ephemeral answer whether or not the interaction was answered or deferred already."""
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(content, ephemeral=True, **kwargs)
+        else:
+            await interaction.response.send_message(content, ephemeral=True, **kwargs)
+    except discord.HTTPException:
+        log.warning("could not answer interaction %s", interaction.id, exc_info=True)
+
+
+def build_intents(names: list[str]) -> discord.Intents:
+    intents = discord.Intents.default()
+    for name in ("members", "message_content", "presences", "voice_states", "guild_messages"):
+        setattr(intents, name, name in names)
+    intents.guilds = True
+    intents.guild_reactions = True
+    return intents
+
+
+class Guildhall(commands.Bot):
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        repos: Repositories,
+        clock: Clock,
+        api_url: str,
+        tracker: TaskTracker | None = None,
+        identify_pause: float = 5.0,
+        **options: Any,
+    ) -> None:
+        options.setdefault("max_ratelimit_timeout", 30.0)
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=build_intents(settings.discord.intents),
+            tree_cls=GuildhallTree,
+            owner_ids=set(settings.discord.owner_ids) or None,
+            help_command=None,
+            **options,
+        )
+        self.settings = settings
+        self.repos = repos
+        self.clock = clock
+        self.api_url = api_url
+        self.version = __version__
+        self.started_at = clock.time()
+        self._tracker = tracker
+        self._identify_pause = identify_pause
+        self._connected = False
+
+    # --- what the web door may ask (core.ports.BotStatus) -----------------------------------
+
+    @property
+    def gateway_connected(self) -> bool:
+        return self._connected and not self.is_closed()
+
+    @property
+    def ready(self) -> bool:
+        return self.is_ready()
+
+    @property
+    def guild_count(self) -> int:
+        return len(self.guilds)
+
+    @property
+    def bot_user_id(self) -> int | None:
+        return self.user.id if self.user else None
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    async def setup_hook(self) -> None:
+        for extension in EXTENSIONS:
+            await self.load_extension(extension)
+        await self.sync_commands()
+
+    async def sync_commands(self) -> bool:
+        """Sync the slash commands when the tree changed since the last sync (Discord limits syncs)."""
+        mode = self.settings.discord.sync_commands
+        if mode == "never":
+            return False
+        payload = json.dumps([command.to_dict(self.tree) for command in self.tree.get_commands()], sort_keys=True)
+        digest = hashlib.sha256(f"{self.application_id}:{payload}".encode()).hexdigest()
+        if mode == "auto" and await self.repos.bot_state.get(COMMAND_TREE_HASH) == digest:
+            log.info("command tree unchanged since the last sync; not syncing")
+            return False
+        synced = await self.tree.sync()
+        await self.repos.bot_state.put(COMMAND_TREE_HASH, digest)
+        log.info("synced %d slash commands", len(synced))
+        return True
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        if not initial and self._identify_pause:
+            await asyncio.sleep(self._identify_pause)
+
+    async def on_connect(self) -> None:
+        self._connected = True
+
+    async def on_resumed(self) -> None:
+        self._connected = True
+
+    async def on_disconnect(self) -> None:
+        self._connected = False
+
+    async def on_ready(self) -> None:
+        self._connected = True
+        log.info("ready as %s in %d guilds", self.user, len(self.guilds))
+
+    async def on_error(self, event_method: str, /, *args: Any, **kwargs: Any) -> None:
+        error = sys.exc_info()[1] or RuntimeError("unknown error")
+        self.report_failure(f"listener {event_method}", error)
+
+    def report_failure(self, where: str, error: BaseException) -> None:
+        """Every swallowed failure of a listener or command ends here (tests make it fatal)."""
+        log.error("%s failed", where, exc_info=error)
+
+    # --- tracking, so the sandbox can answer a control call once the bot handled its events ---
+
+    def track(self, task: asyncio.Task[Any]) -> None:
+        if self._tracker is not None:
+            self._tracker.track(task)
+
+    def _schedule_event(
+        self, coro: Callable[..., Coroutine[Any, Any, Any]], event_name: str, *args: Any, **kwargs: Any
+    ) -> asyncio.Task[Any]:
+        task = super()._schedule_event(coro, event_name, *args, **kwargs)
+        self.track(task)
+        return task

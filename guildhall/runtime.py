@@ -1,0 +1,107 @@
+"""Running the bot and the HTTP API in one event loop, and stopping them in reverse order."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import discord
+import yarl
+from aiohttp import web
+
+from core.config import Settings
+from guildhall.bot import Guildhall
+from web.middleware import AccessLogger
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_GRACE = 10.0
+
+
+class StartupError(Exception):
+    """The process cannot start; the message is one line for the operator."""
+
+
+@dataclass
+class ApiServer:
+    runner: web.AppRunner
+    site: web.TCPSite
+
+    @property
+    def url(self) -> str:
+        host, port = self.runner.addresses[0][:2]
+        return f"http://{host}:{port}"
+
+
+async def start_api(app: web.Application, settings: Settings, *, host: str, port: int) -> ApiServer:
+    runner = web.AppRunner(
+        app,
+        access_log_class=AccessLogger,
+        access_log=logging.getLogger("guildhall.access") if settings.logging.access_log else None,
+        shutdown_timeout=SHUTDOWN_GRACE,
+        handler_cancellation=False,
+    )
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, shutdown_timeout=SHUTDOWN_GRACE)
+    try:
+        await site.start()
+    except OSError as error:
+        await runner.cleanup()
+        raise StartupError(f"the HTTP API cannot listen on {host}:{port}: {error.strerror}") from None
+    return ApiServer(runner, site)
+
+
+def point_discord_at(api_base: str, gateway_url: str) -> None:
+    """Send discord.py's REST and gateway traffic to another Discord (fakediscord in the sandbox)."""
+    if api_base:
+        discord.http.Route.BASE = api_base.rstrip("/")
+    if gateway_url:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
+
+
+@contextlib.asynccontextmanager
+async def stop_signals() -> AsyncIterator[asyncio.Event]:
+    """An event set by SIGINT or SIGTERM while the block runs."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+            installed.append(sig)
+    try:
+        yield stop
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+
+async def serve(bot: Guildhall, token: str, api: ApiServer, stop: asyncio.Event) -> None:
+    """Run the gateway until a stop signal or until the bot stops by itself; then shut down in order."""
+    bot_task = asyncio.create_task(bot.start(token), name="discord-gateway")
+    stop_task = asyncio.create_task(stop.wait(), name="stop-signal")
+    try:
+        await asyncio.wait({bot_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stop_task.cancel()
+        log.info("shutting down: HTTP first, then the gateway")
+        await api.runner.cleanup()  # stops accepting, lets in-flight requests finish
+        if not bot.is_closed():
+            await bot.close()
+        if not bot_task.done():
+            bot_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            error = bot_task.exception() if bot_task.done() and not bot_task.cancelled() else None
+            if isinstance(error, discord.LoginFailure):
+                raise StartupError("Discord rejected the token (401 Unauthorized): check DISCORD_TOKEN") from None
+            if isinstance(error, discord.PrivilegedIntentsRequired):
+                raise StartupError(
+                    "Discord refused the privileged intents: enable Server Members and Message Content "
+                    "in the Developer Portal (Bot page), or remove them from [discord] intents"
+                ) from None
+            if error is not None:
+                raise error

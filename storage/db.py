@@ -1,0 +1,268 @@
+"""The one database connection and the way work reaches it.
+
+Every call into SQLite costs a hop to aiosqlite's worker thread, and that hop, not SQLite, is
+what limits throughput. So the API takes whole units of work instead of statements:
+
+- ``read(fn)`` runs ``fn(conn)`` in the worker thread: any number of statements, one hop.
+- ``write(fn)`` queues ``fn(conn)`` for the group writer. Writes that arrive while a commit is
+  running share the next transaction; each runs inside its own SAVEPOINT, so one that raises is
+  rolled back alone and its caller gets the exception. A caller is answered only after the
+  transaction holding its write committed, so nothing acknowledged is lost.
+- ``transaction()`` is the explicit form for code that must interleave awaits with SQL (rare;
+  migrations and maintenance use it).
+
+Functions handed to ``read``/``write`` run in another thread: they must touch only ``conn``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiosqlite
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Work = Callable[[sqlite3.Connection], T]
+
+SYNCHRONOUS_MODES = ("normal", "full")
+MAX_BATCH = 256
+
+
+class StorageError(Exception):
+    """The database cannot be used as asked."""
+
+
+class DatabaseTooNew(StorageError):
+    """The database was migrated by a newer Guildhall than this one."""
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+def load_migrations() -> list[Migration]:
+    """The numbered ``NNNN_name.sql`` files shipped in ``storage/migrations``, in order."""
+    folder = resources.files("storage") / "migrations"
+    found = []
+    for entry in folder.iterdir():
+        if not entry.name.endswith(".sql"):
+            continue
+        number, _, rest = entry.name.partition("_")
+        found.append(Migration(int(number), rest.removesuffix(".sql"), entry.read_text(encoding="utf-8")))
+    return sorted(found, key=lambda m: m.version)
+
+
+def split_statements(script: str) -> list[str]:
+    """Split a SQL script into statements (trigger bodies stay whole)."""
+    statements, pending = [], ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            if pending.strip():
+                statements.append(pending.strip())
+            pending = ""
+    if pending.strip() and not all(part.strip().startswith("--") or not part.strip() for part in pending.splitlines()):
+        raise StorageError(f"incomplete SQL statement at the end of a migration: {pending.strip()[:80]!r}")
+    return statements
+
+
+class Storage:
+    """One aiosqlite connection in WAL mode, opened with :meth:`open`."""
+
+    def __init__(self, connection: aiosqlite.Connection, path: Path) -> None:
+        self._connection = connection
+        self.path = path
+        self._pending: list[tuple[Work[Any], asyncio.Future[Any]]] = []
+        self._writer: asyncio.Task[None] | None = None
+        self._transaction_lock = asyncio.Lock()
+        self._closed = False
+
+    @classmethod
+    async def open(cls, path: str | Path, *, synchronous: str = "normal", migrate: bool = True) -> Storage:
+        if synchronous not in SYNCHRONOUS_MODES:
+            raise StorageError(f"synchronous must be one of {', '.join(SYNCHRONOUS_MODES)}")
+        path = Path(path)
+        if str(path) != ":memory:":
+            path.parent.mkdir(parents=True, exist_ok=True)
+        connection = await aiosqlite.connect(path, isolation_level=None)
+        connection.row_factory = sqlite3.Row
+        storage = cls(connection, path)
+        try:
+            await storage.read(lambda conn: _configure(conn, synchronous))
+            if migrate:
+                await storage.migrate()
+            else:
+                await storage.check_version()
+        except BaseException:
+            await connection.close()
+            raise
+        return storage
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._writer is not None:
+            await self._writer
+        await self._connection.close()
+
+    # --- units of work -------------------------------------------------------------------
+
+    async def read(self, fn: Work[T]) -> T:
+        """Run ``fn(conn)`` in the database thread and return its result."""
+        connection = self._connection
+        # The one hop: aiosqlite's worker queue runs fn with the thread's own sqlite3 connection.
+        return await connection._execute(lambda: fn(connection._conn))
+
+    async def write(self, fn: Work[T]) -> T:
+        """Run ``fn(conn)`` in a committed transaction, possibly shared with concurrent writes."""
+        if self._closed:
+            raise StorageError("storage is closed")
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._pending.append((fn, future))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._drain(), name="storage-writer")
+        return await future
+
+    async def _drain(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+            async with self._transaction_lock:
+                try:
+                    outcomes = await self.read(lambda conn, batch=batch: _run_batch(conn, batch))
+                except Exception as error:  # the COMMIT itself failed: nobody's write landed
+                    log.exception("group commit of %d writes failed", len(batch))
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(StorageError(f"commit failed: {error}"))
+                    continue
+            for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
+                if future.done():
+                    continue
+                if ok:
+                    future.set_result(value)
+                else:
+                    future.set_exception(value)
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """An explicit ``BEGIN IMMEDIATE`` … ``COMMIT`` for work that awaits between statements."""
+        async with self._transaction_lock:
+            await self._connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._connection
+            except BaseException:
+                await self._connection.execute("ROLLBACK")
+                raise
+            await self._connection.execute("COMMIT")
+
+    # --- schema ----------------------------------------------------------------------------
+
+    async def schema_version(self) -> int:
+        return await self.read(_schema_version)
+
+    async def check_version(self) -> int:
+        version = await self.schema_version()
+        latest = max((m.version for m in load_migrations()), default=0)
+        if version > latest:
+            raise DatabaseTooNew(
+                f"database {self.path} is at schema version {version}, newer than this Guildhall "
+                f"understands ({latest}); upgrade Guildhall or use another database"
+            )
+        return version
+
+    async def migrate(self) -> list[int]:
+        """Apply the migrations not yet applied, each atomically with its version bump."""
+        current = await self.check_version()
+        applied = []
+        for migration in load_migrations():
+            if migration.version <= current:
+                continue
+            async with self._transaction_lock:
+                await self.read(lambda conn, m=migration: _apply_migration(conn, m))
+            log.info("applied migration %04d_%s", migration.version, migration.name)
+            applied.append(migration.version)
+        return applied
+
+    async def integrity_check(self) -> str:
+        return await self.read(lambda conn: conn.execute("PRAGMA integrity_check").fetchone()[0])
+
+    async def writable(self) -> bool:
+        """True when a write transaction can be opened and committed now."""
+        try:
+            await self.write(lambda conn: conn.execute("UPDATE schema_migrations SET version = version WHERE 0"))
+        except (StorageError, sqlite3.Error):
+            return False
+        return True
+
+
+def _configure(conn: sqlite3.Connection, synchronous: str) -> None:
+    conn.execute("PRAGMA busy_timeout = 5000")
+    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    if mode.lower() != "wal" and conn.execute("PRAGMA database_list").fetchone()[2]:
+        raise StorageError(f"could not switch the database to WAL (journal_mode is {mode})")
+    conn.execute(f"PRAGMA synchronous = {synchronous.upper()}")
+    conn.execute("PRAGMA foreign_keys = ON")
+
+
+def _schema_version(conn: sqlite3.Connection) -> int:
+    exists = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").fetchone()
+    if not exists:
+        return 0
+    return conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()[0]
+
+
+def _apply_migration(conn: sqlite3.Connection, migration: Migration) -> None:
+    # executescript() would COMMIT on its own; statement by statement keeps the migration and
+    # its version bump in one transaction.
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for statement in split_statements(migration.sql):
+            conn.execute(statement)
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)"
+        )
+        conn.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, unixepoch())",
+            (migration.version, migration.name),
+        )
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def _run_batch(conn: sqlite3.Connection, batch: list[tuple[Work[Any], asyncio.Future[Any]]]) -> list[tuple[bool, Any]]:
+    outcomes: list[tuple[bool, Any]] = []
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for fn, _ in batch:
+            conn.execute("SAVEPOINT unit")
+            try:
+                value = fn(conn)
+            except Exception as error:
+                conn.execute("ROLLBACK TO unit")
+                conn.execute("RELEASE unit")
+                outcomes.append((False, error))
+            else:
+                conn.execute("RELEASE unit")
+                outcomes.append((True, value))
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return outcomes

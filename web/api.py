@@ -1,0 +1,232 @@
+"""The machinery every API family shares: routes, keys, limits, bodies and error envelopes.
+
+A family declares its routes with :meth:`Family.route`. Each route names who may call it
+(``access``) and which rate-limit bucket it counts in; :func:`guard` applies both before the
+handler runs, and the error middleware shapes every failure in the family's own envelope.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from core.config import RateLimit
+from storage import ApiKey
+from web import keys
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Envelope = Callable[[int, str, "int | None"], Any]
+Access = Literal["public", "read", "write", "none"]
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+MAX_SNOWFLAKE = 2**63 - 1
+
+
+class ApiError(Exception):
+    """A failure the caller should see, shaped by the family's envelope."""
+
+    def __init__(self, status: int, message: str, *, code: int | None = None, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code
+        self.headers = headers or {}
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    family: Family
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    access: Access
+    limit: str | None
+    guild_param: str | None
+    identity: Callable[[web.Request, ApiKey | None], str] | None
+    body: type[BaseModel] | None
+    response: type[BaseModel] | dict[str, Any] | None
+    status: int
+
+
+@dataclass(slots=True)
+class Family:
+    """One API family: its base path, its error envelope and its routes."""
+
+    name: str
+    title: str
+    base: str
+    description: str
+    envelope: Envelope
+    error_schema: dict[str, Any]
+    default_limits: dict[str | None, RateLimit] = field(default_factory=dict)
+    routes: list[Route] = field(default_factory=list)
+
+    def error_response(
+        self, status: int, message: str, code: int | None = None, headers: dict[str, str] | None = None
+    ) -> web.Response:
+        body = self.envelope(status, message, code)
+        if isinstance(body, str):
+            return web.Response(status=status, text=body, headers=headers)
+        return json_response(body, status=status, headers=headers)
+
+    def route(
+        self,
+        method: str,
+        path: str,
+        *,
+        summary: str,
+        access: Access = "read",
+        limit: str | None = None,
+        guild_param: str | None = "guild_id",
+        identity: Callable[[web.Request, ApiKey | None], str] | None = None,
+        body: type[BaseModel] | None = None,
+        response: type[BaseModel] | dict[str, Any] | None = None,
+        status: int = 200,
+    ) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.routes.append(
+                Route(
+                    self, method, path, handler, summary, access, limit, guild_param, identity, body, response, status
+                )
+            )
+            return handler
+
+        return register
+
+    def owns_path(self, path: str) -> bool:
+        base = self.base.rstrip("/")
+        return bool(base) and (path == base or path.startswith(base + "/"))
+
+
+def json_response(data: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(
+        body=json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode(),
+        status=status,
+        content_type="application/json",
+        headers=headers,
+    )
+
+
+def add_routes(app: web.Application, families: Iterable[Family]) -> None:
+    table = app[keys.ROUTES]
+    api = app[keys.SETTINGS].api
+    for family in families:
+        for route in family.routes:
+            default = family.default_limits.get(route.limit, family.default_limits.get(None))
+            rule = api.rate_limit(family.name, route.limit, default)
+            resource_route = app.router.add_route(route.method, route.path, guard(route, rule))
+            table[resource_route] = route
+
+
+def guard(route: Route, rule: RateLimit | None) -> Handler:
+    """Wrap a handler with the route's key check, guild scope and rate limit."""
+    bucket = f"{route.family.name}.{route.limit}" if route.limit else route.family.name
+
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        settings = request.app[keys.SETTINGS]
+        key = await _authenticate(request, route, public_reads=settings.api.public_reads)
+        request[keys.API_KEY] = key
+        if key is not None and route.guild_param and route.guild_param in request.match_info:
+            guild_id = int(request.match_info[route.guild_param])
+            if not key.allows_guild(guild_id):
+                raise ApiError(403, "this API key may not act in that guild")
+        if rule is not None:
+            identity = route.identity(request, key) if route.identity else _caller(request, key)
+            decision = request.app[keys.LIMITER].hit(bucket, identity, rule)
+            request[keys.RATE_DECISION] = decision
+            if not decision.allowed:
+                raise ApiError(429, "rate limited: too many requests, retry later")
+        return await route.handler(request)
+
+    guarded.__name__ = route.handler.__name__
+    return guarded
+
+
+def _caller(request: web.Request, key: ApiKey | None) -> str:
+    return f"key:{key.id}" if key is not None else f"ip:{request.remote}"
+
+
+def presented_key(request: web.Request) -> str | None:
+    """The key in ``Authorization: <key>`` or ``Authorization: Bearer <key>``."""
+    header = request.headers.get("Authorization", "").strip()
+    if not header:
+        return None
+    scheme, _, rest = header.partition(" ")
+    if scheme.lower() == "bearer" and rest.strip():
+        return rest.strip()
+    return header
+
+
+async def _authenticate(request: web.Request, route: Route, *, public_reads: bool) -> ApiKey | None:
+    if route.access == "none":
+        return None
+    secret = presented_key(request)
+    key = await request.app[keys.REPOS].api_keys.authenticate(secret) if secret else None
+    if key is None:
+        if route.access == "public" or (route.access == "read" and public_reads and secret is None):
+            return None
+        raise ApiError(401, "missing or invalid API key" if secret else "an API key is required")
+    if route.access == "write" and key.read_only:
+        raise ApiError(403, "this API key is read-only")
+    return key
+
+
+async def read_json(request: web.Request) -> Any:
+    """The request body as JSON, or a 400 that says why not."""
+    raw = await request.read()
+    if not raw:
+        raise ApiError(400, "the request body is empty; JSON was expected")
+    try:
+        return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    except UnicodeDecodeError:
+        raise ApiError(400, "the request body is not UTF-8") from None
+    except RecursionError:
+        raise ApiError(400, "the request body is nested too deeply") from None
+    except ValueError as error:
+        raise ApiError(400, f"the request body is not valid JSON: {error}") from None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+async def read_model(request: web.Request, model: type[ModelT]) -> ModelT:
+    return parse_model(model, await read_json(request))
+
+
+def parse_model(model: type[ModelT], data: Any) -> ModelT:
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise ApiError(400, describe_validation_error(error)) from None
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "body"
+    more = f" (and {error.error_count() - 1} more problems)" if error.error_count() > 1 else ""
+    return f"{where}: {first['msg']}{more}"
+
+
+def snowflake(value: Any, name: str) -> int:
+    """An id given as a decimal string or a JSON integer within int64."""
+    if isinstance(value, bool):
+        raise ApiError(400, f"{name} must be a snowflake id")
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 20:
+        number = int(value)
+    else:
+        raise ApiError(400, f"{name} must be a snowflake id")
+    if not 0 <= number <= MAX_SNOWFLAKE:
+        raise ApiError(400, f"{name} is out of range for a snowflake id")
+    return number

@@ -1,0 +1,34 @@
+"""``create_app``: the only way the HTTP door is built, in production and in tests."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from core.clock import Clock
+from core.config import Settings
+from core.ports import BotStatus, NoBot
+from storage import Repositories
+from web import keys, ops
+from web.api import add_routes
+from web.families import ALL
+from web.middleware import body_limit, envelopes, normalise_path
+from web.ratelimit import RateLimiter
+
+_ = ops  # importing ops registers its routes
+
+
+def create_app(
+    *, settings: Settings, repos: Repositories, clock: Clock, bot: BotStatus | None = None
+) -> web.Application:
+    app = web.Application(
+        middlewares=[normalise_path, envelopes, body_limit],
+        client_max_size=settings.api.max_body_bytes,
+    )
+    app[keys.SETTINGS] = settings
+    app[keys.REPOS] = repos
+    app[keys.CLOCK] = clock
+    app[keys.BOT] = bot if bot is not None else NoBot()
+    app[keys.LIMITER] = RateLimiter(clock)
+    app[keys.ROUTES] = {}
+    add_routes(app, ALL)
+    return app

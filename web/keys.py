@@ -1,0 +1,28 @@
+"""Typed keys for the state shared across the web app."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from core.clock import Clock
+    from core.config import Settings
+    from core.ports import BotStatus
+    from storage import ApiKey, Repositories
+    from web.api import Route
+    from web.ratelimit import Decision, RateLimiter
+
+SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
+REPOS: web.AppKey[Repositories] = web.AppKey("repos")
+CLOCK: web.AppKey[Clock] = web.AppKey("clock")
+LIMITER: web.AppKey[RateLimiter] = web.AppKey("limiter")
+BOT: web.AppKey[BotStatus] = web.AppKey("bot")
+ROUTES: web.AppKey[dict[Any, Route]] = web.AppKey("routes")
+
+# Per-request values.
+API_KEY: web.RequestKey[ApiKey | None] = web.RequestKey("api_key")
+RATE_DECISION: web.RequestKey[Decision] = web.RequestKey("rate_decision")
+
+__all__ = ["API_KEY", "BOT", "CLOCK", "LIMITER", "RATE_DECISION", "REPOS", "ROUTES", "SETTINGS"]

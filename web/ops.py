@@ -1,0 +1,63 @@
+"""The operations routes: the HTML index, the OpenAPI description and health."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from aiohttp import web
+
+from core import __version__
+from web import keys
+from web.api import json_response
+from web.families import API_FAMILIES, ops
+from web.openapi import build_openapi
+
+
+@ops.route("GET", "/", summary="An HTML index of the API families", access="public")
+async def index(request: web.Request) -> web.Response:
+    sections = []
+    for family in API_FAMILIES:
+        rows = "".join(
+            f"<li><code>{route.method} {html.escape(route.path)}</code> {html.escape(route.summary)}</li>"
+            for route in family.routes
+        )
+        sections.append(
+            f'<section id="{family.name}"><h2>{html.escape(family.title)}</h2>'
+            f"<p>{html.escape(family.description)} Base path <code>{html.escape(family.base)}</code>.</p>"
+            f"<ul>{rows or '<li>No routes yet.</li>'}</ul></section>"
+        )
+    nav = "".join(f'<li><a href="#{f.name}">{html.escape(f.title)}</a></li>' for f in API_FAMILIES)
+    page = (
+        "<!doctype html><html lang=en><meta charset=utf-8><title>Guildhall API</title>"
+        "<style>body{font:16px/1.5 system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem}"
+        "code{background:#f3f3f3;padding:0 .2em}</style>"
+        f"<h1>Guildhall {__version__}</h1><p>One bot, five APIs over one state. "
+        'The machine-readable description is <a href="/openapi.json">/openapi.json</a>; '
+        'health is at <a href="/healthz">/healthz</a>.</p>'
+        f"<ul>{nav}</ul>{''.join(sections)}</html>"
+    )
+    return web.Response(text=page, content_type="text/html")
+
+
+@ops.route("GET", "/openapi.json", summary="The OpenAPI 3.1 description of every route", access="public")
+async def openapi(request: web.Request) -> web.Response:
+    return json_response(build_openapi(request.app[keys.ROUTES].values()))
+
+
+HEALTH = {
+    "type": "object",
+    "properties": {"live": {"type": "boolean"}, "ready": {"type": "boolean"}, "checks": {"type": "object"}},
+    "required": ["live", "ready", "checks"],
+}
+
+
+@ops.route("GET", "/healthz", summary="Liveness and readiness", access="public", response=HEALTH)
+async def healthz(request: web.Request) -> web.Response:
+    bot = request.app[keys.BOT]
+    checks: dict[str, Any] = {
+        "gateway": bot.gateway_connected,
+        "database": await request.app[keys.REPOS].storage.writable(),
+    }
+    ready = all(checks.values())
+    return json_response({"live": True, "ready": ready, "checks": checks}, status=200 if ready else 503)

@@ -90,7 +90,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 async def _dispatch(args: argparse.Namespace, settings: Settings, run: Callable[[Settings], Awaitable[None]]) -> int:
-    from guildhall import doctor, sandbox
+    # Imported here so that key and database commands start fast and never load fakediscord.
     from guildhall.runtime import StartupError
 
     command = args.command or "run"
@@ -102,7 +102,9 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, run: Callable[
             await run(settings)
             return 0
         if command == "sandbox":
-            await sandbox.run_sandbox(
+            from guildhall.sandbox import run_sandbox
+
+            await run_sandbox(
                 settings,
                 world_path=getattr(args, "world", None),
                 api_port=getattr(args, "api_port", None),
@@ -111,7 +113,9 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, run: Callable[
             )
             return 0
         if command == "doctor":
-            return await doctor.run_doctor(settings)
+            from guildhall.doctor import run_doctor
+
+            return await run_doctor(settings)
         handlers: dict[str, Callable[[argparse.Namespace, Repositories], Awaitable[int]]] = {
             "apikey": _apikey,
             "link": _link,

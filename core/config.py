@@ -61,7 +61,6 @@ class ApiSettings(Section):
     public_url: str = ""
     public_reads: bool = False
     max_body_bytes: Annotated[int, Field(ge=1024)] = 1_048_576
-    header_timeout: Annotated[float, Field(gt=0)] = 10.0
     rate_limits: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("rate_limits")

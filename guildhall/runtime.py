@@ -26,15 +26,10 @@ class StartupError(Exception):
     """The process cannot start; the message is one line for the operator."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class ApiServer:
     runner: web.AppRunner
-    site: web.TCPSite
-
-    @property
-    def url(self) -> str:
-        host, port = self.runner.addresses[0][:2]
-        return f"http://{host}:{port}"
+    url: str
 
 
 async def start_api(app: web.Application, settings: Settings, *, host: str, port: int) -> ApiServer:
@@ -46,13 +41,14 @@ async def start_api(app: web.Application, settings: Settings, *, host: str, port
         handler_cancellation=False,
     )
     await runner.setup()
-    site = web.TCPSite(runner, host, port, shutdown_timeout=SHUTDOWN_GRACE)
+    site = web.TCPSite(runner, host, port)
     try:
         await site.start()
     except OSError as error:
         await runner.cleanup()
         raise StartupError(f"the HTTP API cannot listen on {host}:{port}: {error.strerror}") from None
-    return ApiServer(runner, site)
+    bound_host, bound_port = runner.addresses[0][:2]
+    return ApiServer(runner, f"http://{bound_host}:{bound_port}")
 
 
 def point_discord_at(api_base: str, gateway_url: str) -> None:

@@ -30,5 +30,6 @@ def create_app(
     app[keys.BOT] = bot if bot is not None else NoBot()
     app[keys.LIMITER] = RateLimiter(clock)
     app[keys.ROUTES] = {}
+    app[keys.PAGES] = {}
     add_routes(app, ALL)
     return app

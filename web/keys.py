@@ -20,9 +20,10 @@ CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 LIMITER: web.AppKey[RateLimiter] = web.AppKey("limiter")
 BOT: web.AppKey[BotStatus] = web.AppKey("bot")
 ROUTES: web.AppKey[dict[Any, Route]] = web.AppKey("routes")
+PAGES: web.AppKey[dict[str, bytes]] = web.AppKey("pages")
 
 # Per-request values.
 API_KEY: web.RequestKey[ApiKey | None] = web.RequestKey("api_key")
 RATE_DECISION: web.RequestKey[Decision] = web.RequestKey("rate_decision")
 
-__all__ = ["API_KEY", "BOT", "CLOCK", "LIMITER", "RATE_DECISION", "REPOS", "ROUTES", "SETTINGS"]
+__all__ = ["API_KEY", "BOT", "CLOCK", "LIMITER", "PAGES", "RATE_DECISION", "REPOS", "ROUTES", "SETTINGS"]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import html
+import json
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -16,6 +18,24 @@ from web.openapi import build_openapi
 
 @ops.route("GET", "/", summary="An HTML index of the API families", access="public")
 async def index(request: web.Request) -> web.Response:
+    return web.Response(body=_cached(request.app, "index", _index_page), content_type="text/html", charset="utf-8")
+
+
+@ops.route("GET", "/openapi.json", summary="The OpenAPI 3.1 description of every route", access="public")
+async def openapi(request: web.Request) -> web.Response:
+    body = _cached(request.app, "openapi", lambda app: json.dumps(build_openapi(app[keys.ROUTES].values())))
+    return web.Response(body=body, content_type="application/json")
+
+
+def _cached(app: web.Application, name: str, render: Callable[[web.Application], str]) -> bytes:
+    """The route table is frozen once the app serves, so each document is rendered once."""
+    pages = app[keys.PAGES]
+    if name not in pages:
+        pages[name] = render(app).encode()
+    return pages[name]
+
+
+def _index_page(app: web.Application) -> str:
     sections = []
     for family in API_FAMILIES:
         rows = "".join(
@@ -28,7 +48,7 @@ async def index(request: web.Request) -> web.Response:
             f"<ul>{rows or '<li>No routes yet.</li>'}</ul></section>"
         )
     nav = "".join(f'<li><a href="#{f.name}">{html.escape(f.title)}</a></li>' for f in API_FAMILIES)
-    page = (
+    return (
         "<!doctype html><html lang=en><meta charset=utf-8><title>Guildhall API</title>"
         "<style>body{font:16px/1.5 system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem}"
         "code{background:#f3f3f3;padding:0 .2em}</style>"
@@ -37,12 +57,6 @@ async def index(request: web.Request) -> web.Response:
         'health is at <a href="/healthz">/healthz</a>.</p>'
         f"<ul>{nav}</ul>{''.join(sections)}</html>"
     )
-    return web.Response(text=page, content_type="text/html")
-
-
-@ops.route("GET", "/openapi.json", summary="The OpenAPI 3.1 description of every route", access="public")
-async def openapi(request: web.Request) -> web.Response:
-    return json_response(build_openapi(request.app[keys.ROUTES].values()))
 
 
 HEALTH = {

@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import pkgutil
 import sys
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
@@ -14,6 +15,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+import cogs
 from core import __version__
 from core.clock import Clock
 from core.config import Settings
@@ -21,7 +23,14 @@ from storage import Repositories
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.meta",)
+
+def discover_extensions() -> list[str]:
+    """Every module in ``cogs/`` is an extension, except helpers whose names start with ``_``."""
+    return sorted(
+        f"cogs.{module.name}" for module in pkgutil.iter_modules(cogs.__path__) if not module.name.startswith("_")
+    )
+
+
 COMMAND_TREE_HASH = "command_tree_hash"
 
 
@@ -127,7 +136,7 @@ class Guildhall(commands.Bot):
     # --- lifecycle --------------------------------------------------------------------------
 
     async def setup_hook(self) -> None:
-        for extension in EXTENSIONS:
+        for extension in discover_extensions():
             await self.load_extension(extension)
         await self.sync_commands()
 

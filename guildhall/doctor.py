@@ -25,7 +25,7 @@ NEEDED_PERMISSIONS = {
 }
 
 INTENT_FLAGS = {
-    "members": ("gateway_members", "gateway_members_limited", "Server Members Intent"),
+    "members": ("gateway_guild_members", "gateway_guild_members_limited", "Server Members Intent"),
     "message_content": ("gateway_message_content", "gateway_message_content_limited", "Message Content Intent"),
     "presences": ("gateway_presence", "gateway_presence_limited", "Presence Intent"),
 }

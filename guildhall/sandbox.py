@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fakediscord.settle import EventTracker
-
 from core.clock import ManualClock
 from core.config import Settings
 from fakediscord import FakeDiscord, World, default_world, load_world
+from fakediscord.settle import EventTracker
 from guildhall.bot import Guildhall
 from guildhall.runtime import ApiServer, StartupError, point_discord_at, start_api, stop_signals
 from storage import Repositories, Storage
@@ -50,10 +49,6 @@ class Sandbox:
     tracker: EventTracker
     bot_task: asyncio.Task[None] | None = None
 
-    async def settle(self, seq: int) -> None:
-        """Return once the bot has read the gateway up to ``seq`` and handled what it caused."""
-        await self.tracker.settle(lambda: self.bot.ws.sequence if self.bot.ws else None, seq)
-
 
 @contextlib.asynccontextmanager
 async def open_sandbox(
@@ -83,7 +78,7 @@ async def open_sandbox(
         api = await start_api(app, settings, host="127.0.0.1", port=api_port)
         bot.api_url = api.url
         sandbox = Sandbox(settings, clock, storage, repos, fake, bot, api, tracker)
-        fake.settle = sandbox.settle
+        fake.settle = tracker.settle_for(bot)  # control calls return once the bot handled their events
         sandbox.bot_task = asyncio.create_task(bot.start(fake.token), name="discord-gateway")
         await _wait_ready(bot, sandbox.bot_task)
         yield sandbox
@@ -132,6 +127,9 @@ async def run_sandbox(
     path = world_path or (Path(settings.sandbox.world) if settings.sandbox.world else None)
     world = load_world(path) if path else default_world()
     db_path = Path(settings.storage.path) if own_db else sandbox_db_path(settings.storage.path)
+    # Every sandbox run starts a fresh fakediscord that knows no commands yet: always sync.
+    discord_settings = settings.discord.model_copy(update={"sync_commands": "always"})
+    settings = settings.model_copy(update={"discord": discord_settings})
     async with open_sandbox(
         settings,
         world=world,

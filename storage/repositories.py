@@ -11,7 +11,7 @@ import json
 import secrets
 import sqlite3
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from storage.db import Storage
 
@@ -228,6 +228,17 @@ class GuildLinkRepository:
         return await self._storage.write(work)
 
 
+@runtime_checkable
+class UserDataOwner(Protocol):
+    """A repository that stores data about members: privacy commands reach every one of these."""
+
+    user_data_kind: str  # what the data is, in the words /privacy data shows
+
+    async def count_user_data(self, guild_id: int, user_id: int) -> int: ...
+
+    async def delete_user_data(self, guild_id: int, user_id: int) -> int: ...
+
+
 class Repositories:
     """Every repository over one storage; features add theirs here."""
 
@@ -237,3 +248,7 @@ class Repositories:
         self.guild_settings = GuildSettingsRepository(storage)
         self.bot_state = BotStateRepository(storage)
         self.guild_links = GuildLinkRepository(storage)
+
+    def user_data_owners(self) -> list[UserDataOwner]:
+        """Every repository holding data about members."""
+        return [repo for repo in vars(self).values() if isinstance(repo, UserDataOwner)]

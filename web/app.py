@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import importlib
+
 from aiohttp import web
 
 from core.clock import Clock
 from core.config import Settings
 from core.ports import BotStatus, NoBot
 from storage import Repositories
-from web import keys, ops
+from web import keys
 from web.api import add_routes
 from web.families import ALL
 from web.middleware import body_limit, envelopes, normalise_path
 from web.ratelimit import RateLimiter
 
-_ = ops  # importing ops registers its routes
+# The modules that declare each family's routes (importing one registers its routes).
+ROUTE_MODULES = ("web.ops",)
 
 
 def create_app(
@@ -31,5 +34,7 @@ def create_app(
     app[keys.LIMITER] = RateLimiter(clock)
     app[keys.ROUTES] = {}
     app[keys.PAGES] = {}
+    for module in ROUTE_MODULES:
+        importlib.import_module(module)
     add_routes(app, ALL)
     return app

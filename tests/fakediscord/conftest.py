@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import sys
 import tomllib
 from collections import defaultdict
@@ -29,7 +30,7 @@ from fakediscord.world import parse_world
 HERE = Path(__file__).parent
 SPEC = HERE / "discord-openapi.json"
 TOKEN = "test-token"
-MIN_OPERATIONS = 25
+MIN_OPERATIONS = 35
 
 GUILD = 1179000000000001000
 BOT = 1179000000000000001
@@ -209,7 +210,7 @@ def install_commands(bot: TestBot) -> None:
 
     @tree.command(description="Post a file and buttons")
     async def post(interaction: discord.Interaction) -> None:
-        file = discord.File(__import__("io").BytesIO(b"hello file"), filename="hello.txt")
+        file = discord.File(io.BytesIO(b"hello file"), filename="hello.txt")
         await interaction.response.send_message("here", file=file, view=ChoiceView())
 
     @tree.command(description="Reply, follow up, edit and delete")
@@ -235,7 +236,6 @@ def rest_answers(request: pytest.FixtureRequest) -> Iterator[list[RestCall]]:
     answers: list[RestCall] = []
     yield answers
     report = check_rest_log(answers, SPEC)
-    print("DEBUG", len(answers), report.checked, len(report.operations), len(report.validated))
     if report.errors:
         pytest.fail("fakediscord answers that do not conform:\n" + "\n".join(report.errors[:40]), pytrace=False)
     files = {Path(str(item.path)).name for item in request.session.items}

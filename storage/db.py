@@ -10,6 +10,9 @@ what limits throughput. So the API takes whole units of work instead of statemen
   transaction holding its write committed, so nothing acknowledged is lost.
 - ``transaction()`` is the explicit form for code that must interleave awaits with SQL (rare;
   migrations and maintenance use it).
+- ``read_now(fn)`` runs ``fn`` on a read-only connection in the caller's thread, with no hop at
+  all. It is for short indexed point reads on hot paths (API key checks): in WAL mode a reader is
+  never blocked by the writer, and its busy timeout is kept tiny so the loop can't stall.
 
 Functions handed to ``read``/``write`` run in another thread: they must touch only ``conn``.
 """
@@ -88,6 +91,7 @@ class Storage:
         self._writer: asyncio.Task[None] | None = None
         self._transaction_lock = asyncio.Lock()
         self._closed = False
+        self._reader: sqlite3.Connection | None = None
 
     @classmethod
     async def open(cls, path: str | Path, *, synchronous: str = "normal", migrate: bool = True) -> Storage:
@@ -116,6 +120,8 @@ class Storage:
         self._closed = True
         if self._writer is not None:
             await self._writer
+        if self._reader is not None:
+            self._reader.close()
         await self._connection.close()
 
     # --- units of work -------------------------------------------------------------------
@@ -125,6 +131,18 @@ class Storage:
         connection = self._connection
         # The one hop: aiosqlite's worker queue runs fn with the thread's own sqlite3 connection.
         return await connection._execute(lambda: fn(connection._conn))
+
+    def read_now(self, fn: Work[T]) -> T:
+        """Run a short indexed read on the loop thread's own read-only connection."""
+        if self._reader is None:
+            if str(self.path) == ":memory:":
+                raise StorageError("read_now needs a database file")
+            reader = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=True)
+            reader.row_factory = sqlite3.Row
+            reader.execute("PRAGMA busy_timeout = 50")
+            reader.execute("PRAGMA query_only = ON")
+            self._reader = reader
+        return fn(self._reader)
 
     async def write(self, fn: Work[T]) -> T:
         """Run ``fn(conn)`` in a committed transaction, possibly shared with concurrent writes."""

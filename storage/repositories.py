@@ -84,13 +84,19 @@ class ApiKeyRepository:
 
         def work(conn: sqlite3.Connection) -> ApiKey | None:
             row = conn.execute(
-                "SELECT id, key_hash FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL", (presented,)
+                "SELECT k.id, k.name, k.prefix, k.bot_user_id, k.read_only, k.created_at, k.revoked_at, k.key_hash,"
+                " group_concat(g.guild_id) AS guilds"
+                " FROM api_keys AS k LEFT JOIN api_key_guilds AS g ON g.key_id = k.id"
+                " WHERE k.key_hash = ? AND k.revoked_at IS NULL GROUP BY k.id",
+                (presented,),
             ).fetchone()
             if row is None or not hmac.compare_digest(row["key_hash"], presented):
                 return None
-            return _load_key(conn, row["id"])
+            return _key_from_row(row, frozenset(int(g) for g in (row["guilds"] or "").split(",") if g))
 
-        return await self._storage.read(work)
+        # Every API request checks a key: one indexed read on the loop thread, no hop. A key
+        # revoked by another process is seen at once (WAL readers see every commit).
+        return self._storage.read_now(work)
 
     async def list(self) -> list[ApiKey]:
         def work(conn: sqlite3.Connection) -> list[ApiKey]:
@@ -121,6 +127,10 @@ def _load_key(conn: sqlite3.Connection, key_id: int) -> ApiKey | None:
     guild_ids = frozenset(
         r[0] for r in conn.execute("SELECT guild_id FROM api_key_guilds WHERE key_id = ?", (row["id"],))
     )
+    return _key_from_row(row, guild_ids)
+
+
+def _key_from_row(row: sqlite3.Row, guild_ids: frozenset[int]) -> ApiKey:
     return ApiKey(
         id=row["id"],
         name=row["name"],

@@ -167,12 +167,12 @@ def presented_key(request: web.Request) -> str | None:
 
 
 async def _authenticate(request: web.Request, route: Route, *, public_reads: bool) -> ApiKey | None:
-    if route.access == "none":
+    if route.access in ("none", "public"):
         return None
     secret = presented_key(request)
     key = await request.app[keys.REPOS].api_keys.authenticate(secret) if secret else None
     if key is None:
-        if route.access == "public" or (route.access == "read" and public_reads and secret is None):
+        if route.access == "read" and public_reads and secret is None:
             return None
         raise ApiError(401, "missing or invalid API key" if secret else "an API key is required")
     if route.access == "write" and key.read_only:

@@ -1,0 +1,119 @@
+"""One benchmark server in its own process: ``python -m bench.serve --kind bare|guildhall ...``.
+
+``guildhall`` serves the real app (``create_app`` + ``start_api``) over an existing database.
+``bare`` serves a plain aiohttp app with one handler per entry of ``--responses``, each answering
+with fixed bytes: the floor Guildhall is compared against.
+
+Prints ``READY <port>`` once listening; stops on SIGINT/SIGTERM or when its stdin closes (so it
+never outlives the benchmark driver, even if the driver is killed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import json
+import logging
+import os
+import signal
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from core.clock import Clock
+from core.config import Settings
+from guildhall.runtime import start_api
+from storage import Repositories, Storage
+from web.app import create_app
+
+HOST = "127.0.0.1"
+STDIN = 0
+
+
+def fixed_handler(status: int, content_type: str, body: bytes) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(status=status, body=body, headers={"Content-Type": content_type})
+
+    return handler
+
+
+def bare_app(responses: list[dict[str, Any]]) -> web.Application:
+    app = web.Application()
+    for entry in responses:
+        handler = fixed_handler(int(entry["status"]), str(entry["content_type"]), base64.b64decode(entry["body_b64"]))
+        app.router.add_route(str(entry["method"]), str(entry["path"]), handler)
+    return app
+
+
+async def serve(args: argparse.Namespace, stop: asyncio.Event) -> None:
+    if args.kind == "bare":
+        runner = web.AppRunner(bare_app(args.responses), access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, HOST, args.port).start()
+        await _run_until(stop, runner)
+        return
+
+    settings = Settings.model_validate({"storage": {"path": args.db}, "logging": {"access_log": False}})
+    storage = await Storage.open(settings.storage.path, synchronous=settings.storage.synchronous)
+    try:
+        clock = Clock()
+        app = create_app(settings=settings, repos=Repositories(storage), clock=clock)
+        api = await start_api(app, settings, host=HOST, port=args.port)
+        await _run_until(stop, api.runner)
+    finally:
+        await storage.close()
+
+
+async def _run_until(stop: asyncio.Event, runner: web.AppRunner) -> None:
+    try:
+        port = runner.addresses[0][1]
+        print(f"READY {port}", flush=True)
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+async def main(args: argparse.Namespace) -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    def on_stdin() -> None:
+        try:
+            data = os.read(STDIN, 4096)
+        except OSError:
+            data = b""
+        if not data:
+            loop.remove_reader(STDIN)
+            stop.set()
+
+    # The driver holds our stdin open; EOF means it is gone. (Not watchable if it is a file.)
+    with contextlib.suppress(OSError, ValueError):
+        loop.add_reader(STDIN, on_stdin)
+    await serve(args, stop)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kind", choices=("bare", "guildhall"), required=True)
+    parser.add_argument("--db", help="database path (guildhall)")
+    parser.add_argument("--responses", help="JSON list of {method, path, status, content_type, body_b64} (bare)")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    args = parser.parse_args(argv)
+    if args.responses:
+        args.responses = json.loads(Path(args.responses).read_text(encoding="utf-8"))
+    if args.kind == "guildhall" and not args.db:
+        parser.error("--kind guildhall needs --db")
+    if args.kind == "bare" and not args.responses:
+        parser.error("--kind bare needs --responses")
+    return args
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    asyncio.run(main(parse_args()))

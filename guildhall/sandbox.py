@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from web.app import create_app
 log = logging.getLogger(__name__)
 
 SANDBOX_KEY_NAME = "sandbox"
+DEMO_WEBSITE_URL = "http://127.0.0.1:8000/index.php?route=/api/v2"
 SANDBOX_KEY_STATE = "sandbox_api_key"
 READY_TIMEOUT = 30.0
 
@@ -116,6 +118,16 @@ async def sandbox_key(repos: Repositories) -> str:
     return secret
 
 
+async def demo_website_link(repos: Repositories, guild_id: int) -> str:
+    """Link the guild to a demo NamelessMC website key (once), so website calls can be tried at once."""
+    link = await repos.guild_links.get(guild_id)
+    if link is None:
+        key = secrets.token_hex(16)
+        await repos.guild_links.put(guild_id, DEMO_WEBSITE_URL, key, now=int(time.time()))
+        return key
+    return link.api_key
+
+
 async def run_sandbox(
     settings: Settings,
     *,
@@ -138,12 +150,14 @@ async def run_sandbox(
         discord_port=settings.sandbox.discord_port if discord_port is None else discord_port,
     ) as sandbox:
         key = await sandbox_key(sandbox.repos)
+        website_key = await demo_website_link(sandbox.repos, world.guilds[0].id)
         guilds = ", ".join(f"{guild.id} ({guild.name})" for guild in world.guilds)
         print(f"Guildhall sandbox is up (database {db_path}).", flush=True)
         print(f"  API:      {sandbox.api.url}  (index at /, OpenAPI at /openapi.json)", flush=True)
         print(f"  Control:  {sandbox.fake.url}/_control/state", flush=True)
         print(f"  Guilds:   {guilds}", flush=True)
         print(f"  API key:  {key}", flush=True)
+        print(f"  Website:  {world.guilds[0].id} linked; the website's api_key is {website_key}", flush=True)
         print("Press Ctrl+C to stop.", flush=True)
         async with stop_signals() as stop:
             stopper = asyncio.create_task(stop.wait())

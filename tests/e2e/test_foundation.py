@@ -5,9 +5,10 @@ from __future__ import annotations
 import aiohttp
 import discord
 import pytest
+from discord import app_commands
 
-from guildhall.sandbox import Sandbox
-from tests.e2e.conftest import Ids, assert_healthy, start
+from guildhall.sandbox import Sandbox, open_sandbox
+from tests.e2e.conftest import FailingBot, Ids, assert_healthy, start
 
 
 async def test_about_answers_ephemerally_through_the_control_api(sandbox: Sandbox, ids: Ids):
@@ -112,3 +113,30 @@ async def test_health_reports_the_gateway_down_during_an_outage(sandbox: Sandbox
         assert (await response.json())["checks"]["gateway"] is False
     await sandbox.fake.set_outage(False)
     assert sandbox.bot.gateway_connected
+
+
+class BoomBot(FailingBot):
+    """The real bot plus one command that fails, to see the one error handler at work."""
+
+    async def setup_hook(self) -> None:
+        @app_commands.command(name="boom")
+        async def boom(interaction: discord.Interaction) -> None:
+            """Fails on purpose."""
+            raise RuntimeError("kaboom")
+
+        self.tree.add_command(boom)
+        await super().setup_hook()
+
+
+async def test_a_failing_command_is_logged_and_answered_politely(world, e2e_settings, db_path, ids: Ids, caplog):
+    async with open_sandbox(e2e_settings, world=world, db_path=db_path, bot_cls=BoomBot) as sandbox:
+        answer = await sandbox.fake.command(ids.guild, ids.general, ids.member, "boom", {})
+        [reply] = answer["responses"]
+        assert reply["ephemeral"] is True
+        assert reply["content"].startswith("Something went wrong on my side")
+        assert "kaboom" not in reply["content"]
+        [(where, error)] = sandbox.bot.failures
+        assert where == "command /boom"
+        assert "kaboom" in str(error.__cause__ or error)
+        assert "Traceback" in caplog.text
+        assert "kaboom" in caplog.text

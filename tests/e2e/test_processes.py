@@ -14,6 +14,7 @@ import aiohttp
 from core.clock import ManualClock
 from fakediscord import FakeDiscord, default_world
 from guildhall.doctor import diagnose
+from storage import Repositories, Storage
 from tests.conftest import make_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,6 +59,7 @@ async def test_no_token_runs_the_sandbox_and_about_answers(tmp_path: Path):
         assert f"http://127.0.0.1:{api_port}" in text
         assert f"http://127.0.0.1:{discord_port}/_control/state" in text
         key = next(line.split()[-1] for line in banner if "API key:" in line)
+        website_key = next(line.split()[-1] for line in banner if "Website:" in line)
         world = default_world()
         guild = world.guilds[0]
         assert str(guild.id) in text
@@ -77,6 +79,12 @@ async def test_no_token_runs_the_sandbox_and_about_answers(tmp_path: Path):
         process.send_signal(signal.SIGTERM)
         await asyncio.wait_for(process.wait(), 30)
     assert process.returncode == 0
+    storage = await Storage.open(db)
+    try:
+        link = await Repositories(storage).guild_links.get(default_world().guilds[0].id)
+        assert link.api_key == website_key
+    finally:
+        await storage.close()
     stderr = (await process.stderr.read()).decode()
     assert "Traceback" not in stderr
 

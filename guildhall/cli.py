@@ -55,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     link.add_argument("--api-url", required=True)
     link.add_argument("--api-key", required=True)
 
+    backup = commands.add_parser("backup", help="write a consistent copy of the database (also while it runs)")
+    backup.add_argument("path", type=Path)
+
     commands.add_parser("migrate", help="apply database migrations")
     commands.add_parser("doctor", help="check the token, intents, permissions and role positions")
     return parser
@@ -118,6 +121,7 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, run: Callable[
             return await run_doctor(settings)
         handlers: dict[str, Callable[[argparse.Namespace, Repositories], Awaitable[int]]] = {
             "apikey": _apikey,
+            "backup": _backup,
             "link": _link,
             "migrate": _migrate,
         }
@@ -140,6 +144,12 @@ async def _with_repos(
         return await handler(args, Repositories(storage))
     finally:
         await storage.close()
+
+
+async def _backup(args: argparse.Namespace, repos: Repositories) -> int:
+    pages = await repos.storage.backup(args.path)
+    print(f"backed up {repos.storage.path} to {args.path} ({pages} pages)")
+    return 0
 
 
 async def _migrate(args: argparse.Namespace, repos: Repositories) -> int:

@@ -214,6 +214,23 @@ class Storage:
             applied.append(migration.version)
         return applied
 
+    async def backup(self, target: Path) -> int:
+        """Copy the database to ``target`` with SQLite's online backup: a consistent snapshot even
+        while other connections write. Returns the number of pages copied."""
+
+        def work(conn: sqlite3.Connection) -> int:
+            if target.exists():
+                raise StorageError(f"{target} exists already; choose a new file")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            destination = sqlite3.connect(target)
+            try:
+                conn.backup(destination)
+                return destination.execute("PRAGMA page_count").fetchone()[0]
+            finally:
+                destination.close()
+
+        return await self.read(work)
+
     async def integrity_check(self) -> str:
         return await self.read(lambda conn: conn.execute("PRAGMA integrity_check").fetchone()[0])
 

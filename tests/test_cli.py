@@ -91,3 +91,25 @@ def test_migrate_and_refusal_of_a_newer_database(tmp_path: Path):
     with sqlite3.connect(db) as conn:
         conn.execute("INSERT INTO schema_migrations VALUES (99, 'future', 0)")
     assert_one_line_error(bot("--db", str(db), "migrate"), "newer than this Guildhall")
+
+
+async def test_backup_while_the_database_is_in_use_restores_every_row(tmp_path: Path):
+    db = tmp_path / "g.sqlite3"
+    storage = await Storage.open(db)
+    repos = Repositories(storage)
+    try:
+        for number in range(50):
+            await repos.api_keys.create(f"key{number}", now=number)
+        # The bot keeps its connection open (and WAL pages uncheckpointed) while the backup runs.
+        result = bot("--db", str(db), "backup", str(tmp_path / "copy.sqlite3"))
+        assert result.returncode == 0, result.stderr
+        assert_one_line_error(bot("--db", str(db), "backup", str(tmp_path / "copy.sqlite3")), "exists already")
+    finally:
+        await storage.close()
+    restored = await Storage.open(tmp_path / "copy.sqlite3")
+    try:
+        assert await restored.integrity_check() == "ok"
+        names = {key.name for key in await Repositories(restored).api_keys.list()}
+        assert names == {f"key{number}" for number in range(50)}
+    finally:
+        await restored.close()

@@ -61,6 +61,7 @@ class ApiSettings(Section):
     public_url: str = ""
     public_reads: bool = False
     max_body_bytes: Annotated[int, Field(ge=1024)] = 1_048_576
+    header_timeout: Annotated[float, Field(gt=0, le=300)] = 15.0
     rate_limits: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("rate_limits")
@@ -89,9 +90,116 @@ class SandboxSettings(Section):
     discord_port: Annotated[int, Field(ge=0, le=65535)] = 8090
 
 
+class LinkSettings(Section):
+    allow_private_targets: bool = False
+    max_role_changes: Annotated[int, Field(ge=1)] = 1000
+    role_change_always_fullsuccess: bool = False
+    discord_call_timeout: Annotated[float, Field(gt=0)] = 2.0
+    answer_within: Annotated[float, Field(gt=0)] = 4.5
+    concurrency: Annotated[int, Field(ge=1, le=50)] = 8
+    website_timeout: Annotated[float, Field(gt=0)] = 10.0
+
+
 class LoggingSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     access_log: bool = True
+
+
+class EconomySettings(Section):
+    timezone: str = "UTC"
+    rep_cooldown_hours: Annotated[float, Field(gt=0)] = 24
+    like_cooldown_hours: Annotated[float, Field(gt=0)] = 24
+    leaderboard_public: bool = False
+    leaderboard_page_size: Annotated[int, Field(ge=1, le=200)] = 25
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as 'Europe/Berlin')") from None
+        return value
+
+
+class ServerstatsSettings(Section):
+    retention_days: Annotated[int, Field(ge=1, le=3650)] = 31
+    counter_interval: Annotated[float, Field(gt=0)] = 60.0
+    renames_per_window: Annotated[int, Field(ge=1)] = 2
+    rename_window: Annotated[float, Field(gt=0)] = 600.0
+    starboard_emoji: str = "\N{WHITE MEDIUM STAR}"
+
+
+class PrivacySettings(Section):
+    guild_purge_days: Annotated[float, Field(ge=0)] = 30.0
+    purge_check_interval: Annotated[float, Field(gt=0)] = 3600.0
+
+
+class BotListTarget(Section):
+    """One bot list Guildhall posts to (``[[botlists.lists]]``)."""
+
+    kind: Literal["botsondiscord", "topgg", "discordbotlist"]
+    name: str = ""
+    base_url: str = ""
+    key: str = ""
+    bot_id: int | None = None
+    post: list[Literal["guilds", "commands"]] = Field(default_factory=lambda: ["guilds", "commands"])
+
+    @property
+    def label(self) -> str:
+        return self.name or self.kind
+
+
+class BotListsSettings(Section):
+    lists: list[BotListTarget] = Field(default_factory=list)
+    interval: Annotated[float, Field(ge=60)] = 1800.0
+    timeout: Annotated[float, Field(gt=0)] = 10.0
+    retry_base: Annotated[float, Field(gt=0)] = 30.0
+    retry_max: Annotated[float, Field(gt=0)] = 1800.0
+
+    @field_validator("lists")
+    @classmethod
+    def _names_unique(cls, value: list[BotListTarget]) -> list[BotListTarget]:
+        labels = [target.label for target in value]
+        if len(set(labels)) != len(labels):
+            raise ValueError("two lists share a name: give each [[botlists.lists]] its own name")
+        return value
+
+
+class BotListSettings(Section):
+    review_reward: Annotated[int, Field(ge=0, le=1_000_000_000)] = 0
+    review_list: str = ""
+
+
+class VoiceSettings(Section):
+    """Voice and text earning; each server may override these with /voice settings."""
+
+    xp_per_minute: Annotated[int, Field(ge=0, le=1_000_000)] = 10
+    points_per_minute: Annotated[int, Field(ge=0, le=1_000_000)] = 1
+    flush_interval: Annotated[float, Field(gt=0)] = 60.0
+    join_grace: Annotated[float, Field(ge=0)] = 0.0
+    ignore_muted: bool = True
+    ignore_deafened: bool = True
+    ignore_suppressed: bool = True
+    ignore_afk: bool = True
+    ignore_alone: bool = True
+    text_xp_min: Annotated[int, Field(ge=0, le=1_000_000)] = 15
+    text_xp_max: Annotated[int, Field(ge=0, le=1_000_000)] = 25
+    text_cooldown: Annotated[int, Field(ge=0)] = 60
+    pray_base: Annotated[int, Field(ge=0, le=1_000_000_000)] = 0
+    pray_random: Annotated[int, Field(ge=0, le=1_000_000_000)] = 500
+    pray_streak_bonus: Annotated[int, Field(ge=0, le=1_000_000_000)] = 10
+
+
+class LevelsSettings(Section):
+    curve: Literal["mee6", "unochi", "wetbot"] = "mee6"
+    text_curve: Literal["mee6", "unochi", "wetbot"] = "mee6"
+    level_factor: Annotated[int, Field(ge=0, le=1_000_000)] = 10
+    reward_per_level: Annotated[int, Field(ge=0, le=1_000_000_000)] = 10
+    announce: Literal["off", "channel", "dm"] = "off"
+    keep_level_roles: bool = False
 
 
 class Settings(Section):
@@ -100,6 +208,14 @@ class Settings(Section):
     storage: StorageSettings = StorageSettings()
     sandbox: SandboxSettings = SandboxSettings()
     logging: LoggingSettings = LoggingSettings()
+    voice: VoiceSettings = VoiceSettings()
+    levels: LevelsSettings = LevelsSettings()
+    botlists: BotListsSettings = BotListsSettings()
+    botlist: BotListSettings = BotListSettings()
+    link: LinkSettings = LinkSettings()
+    economy: EconomySettings = EconomySettings()
+    serverstats: ServerstatsSettings = ServerstatsSettings()
+    privacy: PrivacySettings = PrivacySettings()
 
     @property
     def has_token(self) -> bool:

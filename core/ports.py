@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Literal, Protocol
 
 
 class BotStatus(Protocol):
@@ -21,6 +22,13 @@ class BotStatus(Protocol):
     @property
     def started_at(self) -> float: ...
 
+    def member_name(self, guild_id: int, user_id: int) -> str | None:
+        """The member's display name when the Discord side knows them."""
+        ...
+
+    @property
+    def discord_actions(self) -> DiscordActions | None: ...
+
 
 class NoBot:
     """The web app without a Discord side (CLI tools, some tests)."""
@@ -30,3 +38,54 @@ class NoBot:
     guild_count = 0
     bot_user_id = None
     started_at = 0.0
+
+    discord_actions = None
+
+    def member_name(self, guild_id: int, user_id: int) -> str | None:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class RoleFacts:
+    """What the rules need to know about a guild role."""
+
+    id: int
+    position: int
+    managed: bool
+    default: bool  # @everyone
+
+
+FailureKind = Literal["forbidden", "unknown_member", "unknown_role", "unknown_user", "dms_closed", "rejected", "down"]
+
+
+class DiscordFailure(Exception):
+    """A Discord call that did not go through; ``kind`` says why in the rules' terms."""
+
+    def __init__(self, kind: FailureKind, detail: str = "") -> None:
+        super().__init__(f"{kind}: {detail}" if detail else kind)
+        self.kind = kind
+
+
+class DiscordActions(Protocol):
+    """The role and DM work the website link needs from Discord, over the bot's cache and REST."""
+
+    @property
+    def available(self) -> bool: ...
+
+    def in_guild(self, guild_id: int) -> bool: ...
+
+    def member_roles(self, guild_id: int, user_id: int) -> frozenset[int] | None: ...
+
+    def role(self, guild_id: int, role_id: int) -> RoleFacts | None: ...
+
+    def can_manage_roles(self, guild_id: int) -> bool: ...
+
+    def top_role_position(self, guild_id: int) -> int: ...
+
+    async def add_role(self, guild_id: int, user_id: int, role_id: int, *, reason: str) -> None: ...
+
+    async def remove_role(self, guild_id: int, user_id: int, role_id: int, *, reason: str) -> None: ...
+
+    async def user_exists(self, user_id: int) -> bool: ...
+
+    async def send_direct_message(self, user_id: int, content: str) -> None: ...

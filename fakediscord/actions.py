@@ -15,7 +15,19 @@ from core.clock import ManualClock
 from .commands import ActionError, InteractionBuilder
 from .payloads import Json, emoji, emoji_key, guess_content_type, mentions
 from .snapshot import snapshot
-from .state import TEXT_TYPES, VOICE_TYPES, Attachment, Guild, Member, Message, User, VoiceState
+from .state import (
+    TEXT_TYPES,
+    VOICE_TYPES,
+    Attachment,
+    Channel,
+    Guild,
+    Member,
+    Message,
+    Role,
+    User,
+    VoiceState,
+    perm,
+)
 from .world import STATUSES
 
 if TYPE_CHECKING:
@@ -348,6 +360,51 @@ class UserActions:
                 raise ActionError("premium_subscription_count must be a non-negative integer")
             guild.premium_subscription_count = premium_subscription_count
         await self.emit("GUILD_UPDATE", self.payloads.guild(guild), guild_id=guild.id)
+        await self.settled()
+
+    async def delete_channel(self, guild_id: Any, channel_id: Any) -> None:
+        """Someone deletes a channel of the guild by hand: CHANNEL_DELETE."""
+        guild = self._guild(guild_id)
+        channel = self.store.channels.get(as_id(channel_id, "channel_id"))
+        if channel is None or channel.guild_id != guild.id:
+            raise ActionError(f"unknown channel {channel_id} in guild {guild.id}")
+        payload = self.payloads.channel(channel)
+        guild.channel_ids.remove(channel.id)
+        del self.store.channels[channel.id]
+        for user_id in [u for u, v in guild.voice.items() if v.channel_id == channel.id]:
+            del guild.voice[user_id]
+        await self.emit("CHANNEL_DELETE", payload, guild_id=guild.id)
+        await self.settled()
+
+    async def bot_added(self, guild_id: Any, name: str = "New Guild") -> None:
+        """Someone adds the bot to a new guild (an @everyone role, #general, its owner): GUILD_CREATE."""
+        gid = as_id(guild_id, "guild_id")
+        if gid in self.store.guilds:
+            raise ActionError(f"the bot is already in guild {gid}")
+        store = self.store
+        owner = store.owner_id
+        guild = Guild(gid, self._name(name), owner, None, 0, created=store.clock.time())
+        guild.roles[gid] = Role(gid, "@everyone", 0, perm("view_channel") | perm("send_messages"))
+        channel = Channel(id=store.snowflake(), name="general", type=0, position=0, guild_id=gid)
+        store.channels[channel.id] = channel
+        store.channel_messages[channel.id] = []
+        guild.channel_ids.append(channel.id)
+        for user_id in (owner, store.bot_id):
+            guild.members[user_id] = Member(user_id, [], joined_at=store.clock.time())
+        store.guilds[gid] = guild
+        payload = self.payloads.guild_create(guild, member_limit=1000, large_threshold=50, presences=False)
+        del payload["unavailable"]  # a join's GUILD_CREATE has none (discord.py tells joins apart by it)
+        await self.emit("GUILD_CREATE", payload, guild_id=gid)
+        await self.settled()
+
+    async def bot_removed(self, guild_id: Any) -> None:
+        """Someone removes the bot from a guild: GUILD_DELETE, and the guild is gone for the bot."""
+        guild = self._guild(guild_id)
+        await self.emit("GUILD_DELETE", {"id": str(guild.id)}, guild_id=guild.id)
+        for channel_id in guild.channel_ids:
+            self.store.channels.pop(channel_id, None)
+            self.store.channel_messages.pop(channel_id, None)
+        del self.store.guilds[guild.id]
         await self.settled()
 
     # -- interactions ---------------------------------------------------------------------------

@@ -400,7 +400,10 @@ class Payloads:
             "type": body.get("type", 1),
             "name": body["name"],
             "description": body.get("description", ""),
-            "default_member_permissions": body.get("default_member_permissions"),
+            # Discord answers the permission bit set as a string, whichever way it was sent.
+            "default_member_permissions": None
+            if body.get("default_member_permissions") is None
+            else str(body["default_member_permissions"]),
             "dm_permission": body.get("dm_permission", True),
             "nsfw": body.get("nsfw", False),
             "contexts": body.get("contexts"),

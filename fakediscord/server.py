@@ -39,6 +39,10 @@ log = logging.getLogger(__name__)
 API_PREFIX = "/api/v10"
 NO_AUTH = (re.compile(r"^/interactions/\d+/[^/]+/callback$"), re.compile(r"^/webhooks/\d+/[^/]+(/.*)?$"))
 PUBLIC = (re.compile(r"^/gateway$"),)
+# Member-role calls state their rate-limit bucket on success, as Discord does, so a client may run several
+# at once. The fake states a generous bucket and does not count it (faults inject 429s where a test wants).
+ROLE_BUCKET = re.compile(r"^/guilds/\d+/members/\d+/roles/\d+$")
+ROLE_BUCKET_LIMIT = 50
 Settle = Callable[[int], Awaitable[None]]
 
 
@@ -373,7 +377,11 @@ class FakeDiscord(UserActions):
                 )
         self.faults = [f for f in self.faults if f.count > 0]
         try:
-            return await handler(request)
+            response = await handler(request)
+            bucket = ROLE_BUCKET.match(api_path)
+            if bucket is not None and response.status < 300:
+                response.headers.update(role_bucket_headers(self.clock.time()))
+            return response
         except web.HTTPNotFound:
             return json_response({"message": "404: Not Found", "code": 0}, 404)
         except web.HTTPMethodNotAllowed:
@@ -407,3 +415,13 @@ class FakeDiscord(UserActions):
         self.rest_log.append(call)
         self._request_event.set()
         log.debug("REST %s %s -> %s", call.method, call.path, call.status)
+
+
+def role_bucket_headers(now: float) -> dict[str, str]:
+    return {
+        "X-RateLimit-Limit": str(ROLE_BUCKET_LIMIT),
+        "X-RateLimit-Remaining": str(ROLE_BUCKET_LIMIT - 1),
+        "X-RateLimit-Reset": f"{now + 1:.3f}",
+        "X-RateLimit-Reset-After": "1.000",
+        "X-RateLimit-Bucket": "member-roles",
+    }

@@ -19,6 +19,7 @@ import cogs
 from core import __version__
 from core.clock import Clock
 from core.config import Settings
+from guildhall.discord_actions import BotDiscordActions
 from storage import Repositories
 
 log = logging.getLogger(__name__)
@@ -114,6 +115,7 @@ class Guildhall(commands.Bot):
         self._tracker = tracker
         self._identify_pause = identify_pause
         self._connected = False
+        self.discord_actions = BotDiscordActions(self)
 
     # --- what the web door may ask (core.ports.BotStatus) -----------------------------------
 
@@ -132,6 +134,11 @@ class Guildhall(commands.Bot):
     @property
     def bot_user_id(self) -> int | None:
         return self.user.id if self.user else None
+
+    def member_name(self, guild_id: int, user_id: int) -> str | None:
+        guild = self.get_guild(guild_id)
+        member = guild.get_member(user_id) if guild else None
+        return member.display_name if member else None
 
     # --- lifecycle --------------------------------------------------------------------------
 

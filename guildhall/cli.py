@@ -58,6 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
     backup = commands.add_parser("backup", help="write a consistent copy of the database (also while it runs)")
     backup.add_argument("path", type=Path)
 
+    botlist = commands.add_parser("botlist", help="the local bot-list registry (/bot-api)")
+    botlist_actions = botlist.add_subparsers(dest="action", required=True)
+    botlist_actions.add_parser("register", help="register a bot so it may post to /bot-api").add_argument(
+        "bot_id", type=int
+    )
+
     commands.add_parser("migrate", help="apply database migrations")
     commands.add_parser("doctor", help="check the token, intents, permissions and role positions")
     return parser
@@ -123,6 +129,7 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, run: Callable[
             "apikey": _apikey,
             "backup": _backup,
             "link": _link,
+            "botlist": _botlist,
             "migrate": _migrate,
         }
         return await _with_repos(settings, args, handlers[command])
@@ -198,4 +205,12 @@ async def _link(args: argparse.Namespace, repos: Repositories) -> int:
         raise CliError("--api-key must not be empty")
     await repos.guild_links.put(args.guild_id, url, args.api_key, now=int(time.time()))
     print(f"linked guild {args.guild_id} to {url}")
+    return 0
+
+
+async def _botlist(args: argparse.Namespace, repos: Repositories) -> int:
+    if not 0 < args.bot_id < 2**63:
+        raise CliError("BOT_ID must be a Discord user id")
+    added = await repos.botlist.register(args.bot_id, by="cli", now=int(time.time()))
+    print(f"bot {args.bot_id} {'registered' if added else 'was already registered'} on the local bot list")
     return 0

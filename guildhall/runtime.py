@@ -39,6 +39,9 @@ async def start_api(app: web.Application, settings: Settings, *, host: str, port
         access_log=logging.getLogger("guildhall.access") if settings.logging.access_log else None,
         shutdown_timeout=SHUTDOWN_GRACE,
         handler_cancellation=False,
+        # aiohttp arms this timer when a connection opens and disarms it only when a whole request
+        # has been parsed, so it is also the deadline for slow or silent request headers.
+        keepalive_timeout=settings.api.header_timeout,
     )
     await runner.setup()
     site = web.TCPSite(runner, host, port)

@@ -21,7 +21,7 @@ from core.config import Settings
 from fakediscord import FakeDiscord, World, default_world, load_world
 from fakediscord.settle import EventTracker
 from guildhall.bot import Guildhall
-from guildhall.runtime import ApiServer, StartupError, point_discord_at, start_api, stop_signals
+from guildhall.runtime import ApiServer, StartupError, start_api, stop_signals
 from storage import Repositories, Storage
 from web.app import create_app
 
@@ -72,7 +72,7 @@ async def open_sandbox(
     bot: Guildhall | None = None
     try:
         await fake.start()
-        point_discord_at(fake.api_base, fake.gateway_url)
+        fake.apply_overrides()  # discord.py's REST, gateway and CDN now reach the fake
         repos = Repositories(storage)
         options = {"guild_ready_timeout": 0.1, "identify_pause": 0.0, **(bot_options or {})}
         bot = bot_cls(settings=settings, repos=repos, clock=clock, api_url="", tracker=tracker, **options)
@@ -90,6 +90,7 @@ async def open_sandbox(
         if bot is not None and not bot.is_closed():
             await bot.close()
         await fake.stop()
+        fake.restore_overrides()
         await storage.close()
 
 
@@ -141,7 +142,9 @@ async def run_sandbox(
     db_path = Path(settings.storage.path) if own_db else sandbox_db_path(settings.storage.path)
     # Every sandbox run starts a fresh fakediscord that knows no commands yet: always sync.
     discord_settings = settings.discord.model_copy(update={"sync_commands": "always"})
-    settings = settings.model_copy(update={"discord": discord_settings})
+    # The sandbox's websites run on this machine too.
+    link_settings = settings.link.model_copy(update={"allow_private_targets": True})
+    settings = settings.model_copy(update={"discord": discord_settings, "link": link_settings})
     async with open_sandbox(
         settings,
         world=world,

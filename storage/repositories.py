@@ -13,7 +13,13 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from storage.botlist import BotListRepository
 from storage.db import Storage
+from storage.economy import EconomyRepository
+from storage.ledger import LedgerRepository
+from storage.link import WebsiteContactRepository
+from storage.members import MemberRepository
+from storage.serverstats import CounterRepository, PrivacyRepository, ServerstatsRepository, StarboardRepository
 
 KEY_PREFIX = "gh_"
 
@@ -258,6 +264,15 @@ class Repositories:
         self.guild_settings = GuildSettingsRepository(storage)
         self.bot_state = BotStateRepository(storage)
         self.guild_links = GuildLinkRepository(storage)
+        self.website_contacts = WebsiteContactRepository(storage)
+        self.members = MemberRepository(storage)
+        self.ledger = LedgerRepository(storage)
+        self.botlist = BotListRepository(storage)
+        self.economy = EconomyRepository(storage)
+        self.serverstats = ServerstatsRepository(storage)
+        self.starboard = StarboardRepository(storage)
+        self.counters = CounterRepository(storage)
+        self.privacy = PrivacyRepository(storage)
 
     def user_data_owners(self) -> list[UserDataOwner]:
         """Every repository holding data about members."""

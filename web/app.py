@@ -17,7 +17,15 @@ from web.middleware import body_limit, envelopes, normalise_path
 from web.ratelimit import RateLimiter
 
 # The modules that declare each family's routes (importing one registers its routes).
-ROUTE_MODULES = ("web.ops",)
+ROUTE_MODULES = (
+    "web.ops",
+    "web.botlist",
+    "web.link",
+    "web.economy",
+    "web.leaderboard",
+    "web.serverstats",
+    "web.voice",
+)
 
 
 def create_app(

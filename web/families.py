@@ -13,7 +13,12 @@ from web.api import Family
 LINK_STATUS = {400: "bad_request", 401: "unauthorized", 404: "not_found", 429: "rate_limited"}
 
 
-def _link_envelope(status: int, message: str, code: int | None) -> dict[str, Any]:
+LINK_PATHS = ("/status", "/applyRoleChanges", "/roleChange", "/sendDirectMessage")
+
+
+def _link_envelope(status: int, message: str, code: int | None) -> dict[str, Any] | str:
+    if status == 405:
+        return ""  # the original answers a wrong method with an empty body
     return {"status": LINK_STATUS.get(status, "error"), "meta": message}
 
 
@@ -108,6 +113,8 @@ API_FAMILIES = (link, voice, economy, serverstats, botlist)
 
 def family_for_path(path: str) -> Family:
     """The family whose base holds ``path``; root paths answer in the voice family's plain envelope."""
+    if path in LINK_PATHS:
+        return link
     for family in (economy, serverstats, botlist):
         if family.owns_path(path):
             return family

@@ -281,3 +281,10 @@ async def test_rest_needs_the_bot_token(fake: FakeDiscord) -> None:
             assert (await response.json())["url"] == fake.gateway_url
         async with session.get(f"{fake.api_base}/gateway/bot", headers=headers) as response:
             assert (await response.json())["shards"] == 1
+
+
+def test_synced_command_permissions_are_answered_as_a_string(fake: FakeDiscord) -> None:
+    # discord.py sends a group's default_member_permissions as an integer; Discord answers a string.
+    for sent, answered in ((32, "32"), ("8", "8"), (None, None)):
+        body = {"name": "probe", "description": "probe", "default_member_permissions": sent}
+        assert fake.payloads.command(body, guild_id=None, command_id=1)["default_member_permissions"] == answered

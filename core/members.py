@@ -1,0 +1,16 @@
+"""The member record's identity, shared by every view of it (voice profile, economy profile)."""
+
+from __future__ import annotations
+
+import hashlib
+
+MAX_AMOUNT = 2**53 - 1  # balances, amounts and counters stay within ±(2^53 − 1)
+
+
+def vp_id(guild_id: int, user_id: int) -> str:
+    """The voice-profile id: ``sha256("{guild_id}:{user_id}")`` as 64 lowercase hex digits."""
+    return hashlib.sha256(f"{guild_id}:{user_id}".encode()).hexdigest()
+
+
+def is_vp_id(text: str) -> bool:
+    return len(text) == 64 and all(c in "0123456789abcdef" for c in text)

@@ -1,0 +1,447 @@
+"""The voicepoint ledger: every change of a balance is a row, and a balance is the sum of its rows.
+
+``members.voicepoints`` is kept as a cached balance, changed only by :func:`post`, in the same unit
+of work as the row it comes from; :meth:`LedgerRepository.verify_balances` proves the two agree.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from typing import Literal
+
+from core.members import MAX_AMOUNT, vp_id
+from storage.db import Storage
+
+
+class LedgerError(Exception):
+    """A ledger change that is refused; the message says why, for the caller."""
+
+
+class InsufficientFunds(LedgerError):
+    pass
+
+
+class SelfTransfer(LedgerError):
+    pass
+
+
+class OutOfRange(LedgerError):
+    pass
+
+
+class UnknownProfile(LedgerError):
+    pass
+
+
+class NotAllowed(LedgerError):
+    """A transfer from another bot's profile: no impostors."""
+
+
+class UnknownTransaction(LedgerError):
+    pass
+
+
+class AlreadyReversed(LedgerError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Party:
+    """One side of a ledger row: a member profile, named by guild and user."""
+
+    guild_id: int
+    user_id: int
+
+    @property
+    def vp_id(self) -> str:
+        return vp_id(self.guild_id, self.user_id)
+
+
+PartyRef = Party | str  # a party, or a vp_id to resolve
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    id: int
+    source: Party
+    source_vp_id: str
+    target: Party
+    target_vp_id: str
+    amount: int
+    reason: str
+    actor: str
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerFilter:
+    """The seed's transaction filters; each None is no filter."""
+
+    user_id: int | None = None
+    guild_id: int | None = None
+    vp_id: str | None = None
+    reason: str | None = None
+    source: str | None = None  # user_id, guild_id or vp_id of the sending side
+    target: str | None = None
+    after: int | None = None
+    before: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceMismatch:
+    party: Party
+    balance: int
+    ledger_sum: int
+
+
+@dataclass(frozen=True, slots=True)
+class GraphPoint:
+    t: int
+    delta: int
+    balance: int
+
+
+Interval = Literal["hour", "day", "week"]
+INTERVAL_SECONDS = {"hour": 3600, "day": 86_400, "week": 604_800}
+WEEK_OFFSET = 345_600  # the epoch began on a Thursday: weeks start on Mondays
+
+_COLUMNS = (
+    "id, from_guild_id, from_user_id, from_vp_id, to_guild_id, to_user_id, to_vp_id, amount, reason, actor, created_at"
+)
+
+
+# --- unit-of-work helpers, shared with the member repository ---------------------------------
+
+
+def ensure_member(conn: sqlite3.Connection, party: Party, now: int, *, is_bot: bool = False) -> sqlite3.Row:
+    """The member row of ``party``, created with defaults when missing (an issuer is marked a bot)."""
+    conn.execute(
+        "INSERT INTO members (guild_id, user_id, vp_id, is_bot, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (guild_id, user_id) DO NOTHING",
+        (party.guild_id, party.user_id, party.vp_id, int(is_bot), now, now),
+    )
+    if is_bot:
+        conn.execute(
+            "UPDATE members SET is_bot = 1 WHERE guild_id = ? AND user_id = ? AND is_bot = 0",
+            (party.guild_id, party.user_id),
+        )
+    return conn.execute(
+        "SELECT * FROM members WHERE guild_id = ? AND user_id = ?", (party.guild_id, party.user_id)
+    ).fetchone()
+
+
+def resolve(conn: sqlite3.Connection, ref: PartyRef) -> Party:
+    if isinstance(ref, Party):
+        return ref
+    row = conn.execute("SELECT guild_id, user_id FROM members WHERE vp_id = ?", (ref,)).fetchone()
+    if row is None or row["user_id"] == 0:
+        raise UnknownProfile(f"no voice profile has the id {ref}")
+    return Party(row["guild_id"], row["user_id"])
+
+
+def post(
+    conn: sqlite3.Connection,
+    source: Party,
+    target: Party,
+    amount: int,
+    *,
+    reason: str,
+    actor: str,
+    now: int,
+    issuer: Party | None = None,
+) -> LedgerEntry:
+    """Write one row and move the cached balances; refuse what the ledger rules refuse."""
+    if source == target:
+        raise SelfTransfer("the sender and the receiver are the same profile")
+    if not 1 <= amount <= MAX_AMOUNT:
+        raise OutOfRange(f"the amount must be between 1 and {MAX_AMOUNT}")
+    sender = ensure_member(conn, source, now, is_bot=source == issuer)
+    receiver = ensure_member(conn, target, now, is_bot=target == issuer)
+    if sender["is_bot"] and source != issuer:
+        raise NotAllowed("points cannot be sent from another bot's profile")
+    left = sender["voicepoints"] - amount
+    if not sender["is_bot"] and left < 0:
+        raise InsufficientFunds(f"the sender has {sender['voicepoints']} voicepoints, fewer than {amount}")
+    if left < -MAX_AMOUNT or receiver["voicepoints"] + amount > MAX_AMOUNT:
+        raise OutOfRange(f"the change would leave a balance outside ±{MAX_AMOUNT}")
+    update = "UPDATE members SET voicepoints = voicepoints + ?, updated_at = ? WHERE guild_id = ? AND user_id = ?"
+    conn.execute(update, (-amount, now, source.guild_id, source.user_id))
+    conn.execute(update, (amount, now, target.guild_id, target.user_id))
+    cursor = conn.execute(
+        "INSERT INTO ledger (from_guild_id, from_user_id, from_vp_id, to_guild_id, to_user_id, to_vp_id,"
+        " amount, reason, actor, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (*_sides(source, target), amount, reason, actor, now),
+    )
+    return LedgerEntry(cursor.lastrowid or 0, source, source.vp_id, target, target.vp_id, amount, reason, actor, now)
+
+
+def _sides(source: Party, target: Party) -> tuple[int | str, ...]:
+    return (source.guild_id, source.user_id, source.vp_id, target.guild_id, target.user_id, target.vp_id)
+
+
+def adjust(
+    conn: sqlite3.Connection,
+    party: Party,
+    issuer: Party,
+    *,
+    delta: int | None = None,
+    target_balance: int | None = None,
+    reason: str,
+    actor: str,
+    now: int,
+) -> LedgerEntry | None:
+    """Move a balance by ``delta`` (or to ``target_balance``) with one row from or to the issuer."""
+    row = ensure_member(conn, party, now)
+    if target_balance is not None:
+        if not -MAX_AMOUNT <= target_balance <= MAX_AMOUNT:
+            raise OutOfRange(f"voicepoints must stay within ±{MAX_AMOUNT}")
+        delta = target_balance - row["voicepoints"]
+    if not delta:
+        return None
+    if abs(delta) > MAX_AMOUNT:
+        raise OutOfRange(f"the change would leave a balance outside ±{MAX_AMOUNT}")
+    if party == issuer:
+        raise SelfTransfer("the issuer's own balance cannot be edited against itself")
+    if delta > 0:
+        return post(conn, issuer, party, delta, reason=reason, actor=actor, now=now, issuer=issuer)
+    return post(conn, party, issuer, -delta, reason=reason, actor=actor, now=now, issuer=issuer)
+
+
+def _entry(row: sqlite3.Row) -> LedgerEntry:
+    return LedgerEntry(
+        id=row["id"],
+        source=Party(row["from_guild_id"], row["from_user_id"]),
+        source_vp_id=row["from_vp_id"],
+        target=Party(row["to_guild_id"], row["to_user_id"]),
+        target_vp_id=row["to_vp_id"],
+        amount=row["amount"],
+        reason=row["reason"],
+        actor=row["actor"],
+        created_at=row["created_at"],
+    )
+
+
+def _side(prefix: str, value: str) -> tuple[str, list[object]]:
+    """Match one side by user id, guild id or vp_id, as the seed's ``from=``/``to=`` filters do."""
+    if value.isdigit() and len(value) <= 20:
+        number = int(value)
+        return f"({prefix}_user_id = ? OR {prefix}_guild_id = ? OR {prefix}_vp_id = ?)", [number, number, value]
+    return f"{prefix}_vp_id = ?", [value]
+
+
+class LedgerRepository:
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+
+    async def transfer(
+        self,
+        source: PartyRef,
+        target: PartyRef,
+        amount: int,
+        *,
+        reason: str,
+        actor: str,
+        now: int,
+        issuer: Party | None = None,
+    ) -> LedgerEntry:
+        """One row from ``source`` to ``target`` (vp_ids resolved in the same unit of work)."""
+
+        def work(conn: sqlite3.Connection) -> LedgerEntry:
+            return post(
+                conn, resolve(conn, source), resolve(conn, target), amount, reason=reason, actor=actor, now=now,
+                issuer=issuer,
+            )  # fmt: skip
+
+        return await self._storage.write(work)
+
+    async def adjust(
+        self,
+        party: Party,
+        issuer: Party,
+        *,
+        delta: int | None = None,
+        target_balance: int | None = None,
+        reason: str,
+        actor: str,
+        now: int,
+    ) -> LedgerEntry | None:
+        return await self._storage.write(
+            lambda conn: adjust(
+                conn, party, issuer, delta=delta, target_balance=target_balance, reason=reason, actor=actor, now=now
+            )
+        )
+
+    async def reverse(self, entry_id: int, *, actor: str, now: int, guild_id: int | None = None) -> LedgerEntry:
+        """Undo a row with a new one the other way (``reversal of #id``); history is never deleted."""
+        reason = f"reversal of #{entry_id}"
+
+        def work(conn: sqlite3.Connection) -> LedgerEntry:
+            row = conn.execute(f"SELECT {_COLUMNS} FROM ledger WHERE id = ?", (entry_id,)).fetchone()  # noqa: S608
+            if row is None or (guild_id is not None and guild_id not in (row["from_guild_id"], row["to_guild_id"])):
+                raise UnknownTransaction(f"there is no transaction #{entry_id}")
+            if row["reason"].startswith("reversal of #"):
+                raise AlreadyReversed(f"transaction #{entry_id} is itself a reversal")
+            if conn.execute("SELECT 1 FROM ledger WHERE reason = ? LIMIT 1", (reason,)).fetchone():
+                raise AlreadyReversed(f"transaction #{entry_id} was already reversed")
+            original = _entry(row)
+            payer = ensure_member(conn, original.target, now)
+            issuer = original.target if payer["is_bot"] else None  # a reward taken back from the bot's profile
+            return post(
+                conn, original.target, original.source, original.amount, reason=reason, actor=actor, now=now,
+                issuer=issuer,
+            )  # fmt: skip
+
+        return await self._storage.write(work)
+
+    async def get(self, entry_id: int) -> LedgerEntry | None:
+        def work(conn: sqlite3.Connection) -> LedgerEntry | None:
+            row = conn.execute(f"SELECT {_COLUMNS} FROM ledger WHERE id = ?", (entry_id,)).fetchone()  # noqa: S608
+            return None if row is None else _entry(row)
+
+        return await self._storage.read(work)
+
+    async def search(
+        self, filters: LedgerFilter, *, limit: int, offset: int, guild_ids: frozenset[int] = frozenset()
+    ) -> list[LedgerEntry]:
+        """Rows matching every filter, newest first; ``limit <= 0`` is all. ``guild_ids`` scopes a key."""
+        clauses: list[str] = []
+        params: list[object] = []
+        if filters.user_id is not None:
+            clauses.append("(from_user_id = ? OR to_user_id = ?)")
+            params += [filters.user_id, filters.user_id]
+        if filters.guild_id is not None:
+            clauses.append("(from_guild_id = ? OR to_guild_id = ?)")
+            params += [filters.guild_id, filters.guild_id]
+        if filters.vp_id is not None:
+            clauses.append("(from_vp_id = ? OR to_vp_id = ?)")
+            params += [filters.vp_id, filters.vp_id]
+        if filters.reason:
+            clauses.append("instr(lower(reason), lower(?)) > 0")
+            params.append(filters.reason)
+        for prefix, value in (("from", filters.source), ("to", filters.target)):
+            if value is not None:
+                clause, values = _side(prefix, value)
+                clauses.append(clause)
+                params += values
+        if filters.after is not None:
+            clauses.append("created_at > ?")
+            params.append(filters.after)
+        if filters.before is not None:
+            clauses.append("created_at < ?")
+            params.append(filters.before)
+        if guild_ids:
+            marks = ", ".join("?" * len(guild_ids))
+            clauses.append(f"(from_guild_id IN ({marks}) OR to_guild_id IN ({marks}))")
+            params += sorted(guild_ids) * 2
+        where = " AND ".join(clauses) or "1"
+        sql = f"SELECT {_COLUMNS} FROM ledger WHERE {where} ORDER BY id DESC"  # noqa: S608
+        if limit > 0:
+            sql += " LIMIT ? OFFSET ?"
+            params += [limit, offset]
+        return await self._storage.read(lambda conn: [_entry(row) for row in conn.execute(sql, params)])
+
+    async def balance(self, party: Party) -> int:
+        """The sum of the party's rows (what the cached balance must equal)."""
+
+        def work(conn: sqlite3.Connection) -> int:
+            received = conn.execute(
+                "SELECT COALESCE(SUM(amount), 0) FROM ledger WHERE to_guild_id = ? AND to_user_id = ?",
+                (party.guild_id, party.user_id),
+            ).fetchone()[0]
+            sent = conn.execute(
+                "SELECT COALESCE(SUM(amount), 0) FROM ledger WHERE from_guild_id = ? AND from_user_id = ?",
+                (party.guild_id, party.user_id),
+            ).fetchone()[0]
+            return received - sent
+
+        return await self._storage.read(work)
+
+    async def sent(self, party: Party) -> int:
+        """The sum of the party's outgoing rows (the economy view's ``currencySpent``)."""
+        return await self._storage.read(
+            lambda conn: conn.execute(
+                "SELECT COALESCE(SUM(amount), 0) FROM ledger WHERE from_guild_id = ? AND from_user_id = ?",
+                (party.guild_id, party.user_id),
+            ).fetchone()[0]
+        )
+
+    async def verify_balances(self) -> list[BalanceMismatch]:
+        """Every profile whose balance differs from the sum of its ledger rows (empty when sound)."""
+
+        def work(conn: sqlite3.Connection) -> list[BalanceMismatch]:
+            rows = conn.execute(
+                "WITH flows (guild_id, user_id, amount) AS ("
+                "  SELECT to_guild_id, to_user_id, amount FROM ledger"
+                "  UNION ALL SELECT from_guild_id, from_user_id, -amount FROM ledger),"
+                " sums AS (SELECT guild_id, user_id, SUM(amount) AS total FROM flows GROUP BY guild_id, user_id)"
+                " SELECT m.guild_id, m.user_id, m.voicepoints, COALESCE(s.total, 0) AS total"
+                " FROM members m LEFT JOIN sums s USING (guild_id, user_id)"
+                " WHERE m.voicepoints != COALESCE(s.total, 0)"
+                " UNION ALL SELECT s.guild_id, s.user_id, 0, s.total FROM sums s"
+                " WHERE NOT EXISTS (SELECT 1 FROM members m WHERE m.guild_id = s.guild_id AND m.user_id = s.user_id)"
+            ).fetchall()
+            return [BalanceMismatch(Party(r[0], r[1]), r[2], r[3]) for r in rows]
+
+        return await self._storage.read(work)
+
+    async def count(self, guild_id: int | None = None) -> int:
+        def work(conn: sqlite3.Connection) -> int:
+            if guild_id is None:
+                return conn.execute("SELECT COUNT(*) FROM ledger").fetchone()[0]
+            return conn.execute(
+                "SELECT COUNT(*) FROM ledger WHERE from_guild_id = ? OR to_guild_id = ?", (guild_id, guild_id)
+            ).fetchone()[0]
+
+        return await self._storage.read(work)
+
+    async def graph(
+        self,
+        *,
+        guild_id: int | None,
+        user_id: int | None,
+        since: int | None,
+        until: int | None,
+        interval: Interval = "day",
+    ) -> list[GraphPoint]:
+        """Net balance changes per bucket, with the running balance after each.
+
+        For one member: their rows. For a guild (or everything): the balances of its members,
+        leaving bot profiles out, so the curve is the voicepoints in circulation.
+        """
+        size = INTERVAL_SECONDS[interval]
+        offset = WEEK_OFFSET if interval == "week" else 0
+        if user_id is not None and guild_id is not None:
+            inflow = "CASE WHEN to_guild_id = :g AND to_user_id = :u THEN amount ELSE 0 END"
+            outflow = "CASE WHEN from_guild_id = :g AND from_user_id = :u THEN amount ELSE 0 END"
+            where = "((to_guild_id = :g AND to_user_id = :u) OR (from_guild_id = :g AND from_user_id = :u))"
+        else:
+            scope_to = "to_guild_id = :g AND " if guild_id is not None else ""
+            scope_from = "from_guild_id = :g AND " if guild_id is not None else ""
+            counted = "NOT EXISTS (SELECT 1 FROM members m WHERE m.guild_id = {p}_guild_id AND m.user_id = {p}_user_id AND m.is_bot = 1)"  # noqa: E501
+            inflow = f"CASE WHEN {scope_to}{counted.format(p='to')} THEN amount ELSE 0 END"
+            outflow = f"CASE WHEN {scope_from}{counted.format(p='from')} THEN amount ELSE 0 END"
+            where = "(to_guild_id = :g OR from_guild_id = :g)" if guild_id is not None else "1"
+        params = {"g": guild_id, "u": user_id, "size": size, "off": offset, "since": since, "until": until}
+        sql = f"SELECT created_at, ({inflow}) - ({outflow}) AS delta FROM ledger WHERE {where}"  # noqa: S608
+
+        def work(conn: sqlite3.Connection) -> list[GraphPoint]:
+            before = 0
+            if since is not None:
+                before = conn.execute(
+                    f"SELECT COALESCE(SUM(delta), 0) FROM ({sql}) WHERE created_at < :since",  # noqa: S608
+                    params,
+                ).fetchone()[0]
+            rows = conn.execute(
+                f"SELECT created_at - ((created_at - :off) % :size) AS t, SUM(delta) FROM ({sql})"  # noqa: S608
+                " WHERE (:since IS NULL OR created_at >= :since) AND (:until IS NULL OR created_at < :until)"
+                " GROUP BY t HAVING SUM(delta) != 0 ORDER BY t",
+                params,
+            ).fetchall()
+            points, balance = [], before
+            for t, delta in rows:
+                balance += delta
+                points.append(GraphPoint(t, delta, balance))
+            return points
+
+        return await self._storage.read(work)

@@ -1,0 +1,148 @@
+"""The ledger: every balance equals its rows, under concurrency too; refusals change nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import pytest
+
+from core import ledger
+from core.members import MAX_AMOUNT, vp_id
+from storage import Repositories
+from storage.ledger import LedgerFilter, Party
+
+G = 111
+BOT = 999
+NOW = 1_764_150_000
+
+
+async def test_pay_from_self_lets_the_bot_profile_go_negative(repos: Repositories):
+    entry = await ledger.pay_from_self(
+        repos, guild_id=G, bot_user_id=BOT, user_id=1, amount=300, reason="level up", actor="cog:voice", now=NOW
+    )
+    assert entry.source == Party(G, BOT) and entry.target == Party(G, 1)
+    bot = await repos.members.get(G, BOT)
+    member = await repos.members.get(G, 1)
+    assert bot is not None and member is not None
+    assert (bot.voicepoints, bot.is_bot) == (-300, True)
+    assert (member.voicepoints, member.is_bot) == (300, False)
+    assert member.vp_id == vp_id(G, 1)
+    assert await repos.ledger.verify_balances() == []
+
+
+async def test_a_member_cannot_go_below_zero_and_nothing_is_written(repos: Repositories):
+    await ledger.pay_from_self(repos, guild_id=G, bot_user_id=BOT, user_id=1, amount=50, reason="r", actor="a", now=NOW)
+    with pytest.raises(ledger.InsufficientFunds):
+        await ledger.transfer(
+            repos,
+            guild_id_from=G,
+            user_id_from=1,
+            guild_id_to=G,
+            user_id_to=2,
+            amount=51,
+            reason="",
+            actor="a",
+            now=NOW,
+        )
+    assert (await repos.members.get(G, 1)).voicepoints == 50
+    assert await repos.members.get(G, 2) is None
+    assert await repos.ledger.count() == 1
+
+
+async def test_self_transfer_bad_amounts_and_impostors_are_refused(repos: Repositories):
+    with pytest.raises(ledger.SelfTransfer):
+        await ledger.send(repos, Party(G, 1), Party(G, 1), amount=1, reason="", actor="a", now=NOW)
+    for amount in (0, -5, MAX_AMOUNT + 1):
+        with pytest.raises(ledger.OutOfRange):
+            await ledger.send(repos, Party(G, 1), Party(G, 2), amount=amount, reason="", actor="a", now=NOW)
+    other_bot = Party(G, 555)
+    await ledger.send(repos, other_bot, Party(G, 1), amount=5, reason="", actor="a", now=NOW, issuer=other_bot)
+    with pytest.raises(ledger.NotAllowed):
+        await ledger.send(repos, other_bot, Party(G, 2), amount=1, reason="", actor="a", now=NOW, issuer=Party(G, BOT))
+    with pytest.raises(ledger.UnknownProfile):
+        await ledger.send(repos, "0" * 64, Party(G, 2), amount=1, reason="", actor="a", now=NOW)
+    assert await repos.ledger.count() == 1
+
+
+async def test_balances_stay_within_the_safe_integer_range(repos: Repositories):
+    await ledger.pay_from_self(
+        repos, guild_id=G, bot_user_id=BOT, user_id=1, amount=MAX_AMOUNT, reason="", actor="a", now=NOW
+    )
+    with pytest.raises(ledger.OutOfRange):
+        await ledger.pay_from_self(
+            repos, guild_id=G, bot_user_id=BOT, user_id=1, amount=1, reason="", actor="a", now=NOW
+        )
+    assert (await repos.members.get(G, 1)).voicepoints == MAX_AMOUNT
+
+
+async def test_hundreds_of_concurrent_transfers_conserve_points(repos: Repositories):
+    people = [Party(G, user) for user in range(1, 6)]
+    for party in people:
+        await ledger.pay_from_self(
+            repos, guild_id=G, bot_user_id=BOT, user_id=party.user_id, amount=100, reason="seed", actor="a", now=NOW
+        )
+    rng = random.Random(4)
+
+    async def one() -> bool:
+        source, target = rng.sample(people, 2)
+        try:
+            await ledger.send(repos, source, target, amount=rng.randint(1, 60), reason="", actor="a", now=NOW)
+        except ledger.InsufficientFunds:
+            return False
+        return True
+
+    outcomes = await asyncio.gather(*(one() for _ in range(400)))
+    assert any(outcomes) and not all(outcomes)  # some went through, some were refused
+    assert await repos.ledger.verify_balances() == []
+    balances = [(await repos.members.get(G, p.user_id)).voicepoints for p in people]
+    assert sum(balances) == 500
+    assert min(balances) >= 0
+    assert await repos.ledger.count() == 5 + sum(outcomes)
+
+
+async def test_adjust_writes_the_difference_and_reverse_undoes_once(repos: Repositories):
+    entry = await ledger.adjust_balance(
+        repos, guild_id=G, user_id=1, delta=40, reason="bonus", actor="admin", now=NOW, bot_user_id=BOT
+    )
+    assert entry is not None and entry.source == Party(G, BOT)
+    gift = await ledger.send(repos, Party(G, 1), Party(G, 2), amount=15, reason="gift", actor="a", now=NOW)
+    back = await ledger.reverse(repos, gift.id, actor="admin", now=NOW + 1)
+    assert (back.source, back.target, back.amount, back.reason) == (
+        Party(G, 2),
+        Party(G, 1),
+        15,
+        f"reversal of #{gift.id}",
+    )
+    with pytest.raises(ledger.AlreadyReversed):
+        await ledger.reverse(repos, gift.id, actor="admin", now=NOW + 2)
+    with pytest.raises(ledger.UnknownTransaction):
+        await ledger.reverse(repos, 9999, actor="admin", now=NOW + 2)
+    assert (await repos.members.get(G, 1)).voicepoints == 40
+    assert await repos.ledger.verify_balances() == []
+
+
+async def test_search_filters_by_side_reason_and_time(repos: Repositories):
+    await ledger.pay_from_self(
+        repos, guild_id=G, bot_user_id=BOT, user_id=1, amount=10, reason="level up", actor="a", now=NOW
+    )
+    await ledger.send(repos, Party(G, 1), Party(G, 2), amount=3, reason="Very generous gift", actor="a", now=NOW + 10)
+    everything = await repos.ledger.search(LedgerFilter(), limit=0, offset=0)
+    assert [e.amount for e in everything] == [3, 10]  # newest first
+    assert [e.amount for e in await repos.ledger.search(LedgerFilter(reason="generous"), limit=0, offset=0)] == [3]
+    assert [e.amount for e in await repos.ledger.search(LedgerFilter(source="1"), limit=0, offset=0)] == [3]
+    assert [e.amount for e in await repos.ledger.search(LedgerFilter(target=vp_id(G, 1)), limit=0, offset=0)] == [10]
+    assert [e.amount for e in await repos.ledger.search(LedgerFilter(after=NOW), limit=0, offset=0)] == [3]
+    assert len(await repos.ledger.search(LedgerFilter(), limit=1, offset=1)) == 1
+
+
+async def test_privacy_deletion_keeps_every_other_balance_equal_to_its_rows(repos: Repositories):
+    await ledger.pay_from_self(repos, guild_id=G, bot_user_id=BOT, user_id=1, amount=10, reason="", actor="a", now=NOW)
+    await ledger.send(repos, Party(G, 1), Party(G, 2), amount=4, reason="", actor="a", now=NOW)
+    assert await repos.members.count_user_data(G, 1) == 3
+    assert await repos.members.delete_user_data(G, 1) >= 3
+    assert await repos.members.get(G, 1) is None
+    assert await repos.ledger.verify_balances() == []
+    assert (await repos.members.get(G, 2)).voicepoints == 4
+    assert await repos.members.count_user_data(G, 1) == 0
+    assert repos.members in repos.user_data_owners()

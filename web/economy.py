@@ -1,0 +1,187 @@
+"""The economy family (WetBot member API) under ``/api``: a member's profile, edits and inventory.
+
+Every request must say ``Content-Type: application/json``, as the original documents (415
+otherwise). Answers are ``{"code": 200, "response": <profile>}``; errors come from the family's
+envelope.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from core import economy
+from web import keys
+from web.api import ApiError, json_response, read_model, snowflake
+from web.families import economy as family
+
+PATH = r"/api/guilds/{guild_id:\d+}/users/{user_id:\d+}"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class ProfileEdit(Strict):
+    """Deltas: each field is added to the member's current value."""
+
+    currency: Annotated[int, Field(ge=-economy.MAX_CURRENCY_CHANGE, le=economy.MAX_CURRENCY_CHANGE)] | None = None
+    xp: Annotated[int, Field(ge=-economy.MAX_XP_CHANGE, le=economy.MAX_XP_CHANGE)] | None = None
+    rp: Annotated[int, Field(ge=-economy.MAX_RP_CHANGE, le=economy.MAX_RP_CHANGE)] | None = None
+
+
+class ItemChange(Strict):
+    itemID: Annotated[str, Field(min_length=1, max_length=64)]  # the original's field name
+    amount: Annotated[int, Field(ge=-economy.MAX_ITEM_CHANGE, le=economy.MAX_ITEM_CHANGE)]
+
+
+class InventoryChange(Strict):
+    items: Annotated[list[ItemChange], Field(min_length=1, max_length=500)]
+
+
+PROFILE = {
+    "type": "object",
+    "properties": {
+        "code": {"type": "integer", "enum": [200]},
+        "response": {
+            "type": "object",
+            "description": "The WetBot profile object (README: which fields are live).",
+            "properties": {
+                "userID": {"type": "string"},
+                "guildID": {"type": "string"},
+                "totalxp": {"type": "integer"},
+                "xp": {"type": "integer"},
+                "level": {"type": "integer"},
+                "messages": {"type": "integer"},
+                "hours": {"type": "number"},
+                "rp": {"type": "integer"},
+                "likes": {"type": "integer"},
+                "currency": {"type": "integer"},
+                "currencySpent": {"type": "integer"},
+                "inventory": {"type": "array"},
+                "itemsReceived": {"type": "integer"},
+                "stats": {"type": "object"},
+                "startTime": {"type": ["string", "null"]},
+                "rank_card": {"type": "object"},
+            },
+            "required": ["userID", "guildID", "totalxp", "xp", "level", "currency", "inventory", "stats"],
+        },
+    },
+    "required": ["code", "response"],
+}
+
+
+def _require_json(request: web.Request) -> None:
+    if request.content_type != "application/json":
+        raise ApiError(415, "the Content-Type header must be application/json")
+
+
+def _ids(request: web.Request) -> tuple[int, int]:
+    return (
+        snowflake(request.match_info["guild_id"], "guildId"),
+        snowflake(request.match_info["user_id"], "userId"),
+    )
+
+
+def _in_guild(request: web.Request, guild_id: int, user_id: int) -> bool:
+    return request.app[keys.BOT].member_name(guild_id, user_id) is not None
+
+
+def _actor(request: web.Request) -> str:
+    key = request[keys.API_KEY]
+    return f"api:{key.name}" if key is not None else "api"
+
+
+def _fail(error: economy.EconomyError) -> ApiError:
+    return ApiError(error.status, str(error))
+
+
+async def _answer(request: web.Request, guild_id: int, user_id: int) -> web.Response:
+    app = request.app
+    profile = await economy.load_profile(
+        app[keys.REPOS],
+        app[keys.SETTINGS],
+        guild_id,
+        user_id,
+        in_guild=_in_guild(request, guild_id, user_id),
+        now=int(app[keys.CLOCK].time()),
+    )
+    if profile is None:
+        raise ApiError(404, f"user {user_id} has no profile in guild {guild_id}")
+    return json_response({"code": 200, "response": profile})
+
+
+@family.route("GET", PATH, summary="A member's economy profile", access="read", response=PROFILE)
+async def get_profile(request: web.Request) -> web.Response:
+    _require_json(request)
+    guild_id, user_id = _ids(request)
+    return await _answer(request, guild_id, user_id)
+
+
+@family.route(
+    "PATCH",
+    PATH,
+    summary="Add to a member's currency (±1e9), xp (±1e5) and rp (±100)",
+    access="write",
+    body=ProfileEdit,
+    response=PROFILE,
+)
+async def edit_profile(request: web.Request) -> web.Response:
+    _require_json(request)
+    guild_id, user_id = _ids(request)
+    edit = await read_model(request, ProfileEdit)
+    app = request.app
+    key = request[keys.API_KEY]
+    try:
+        await economy.edit_profile(
+            app[keys.REPOS],
+            app[keys.SETTINGS],
+            guild_id,
+            user_id,
+            currency=edit.currency,
+            xp=edit.xp,
+            rp=edit.rp,
+            actor=_actor(request),
+            bot_user_id=(key.bot_user_id if key is not None else None) or app[keys.BOT].bot_user_id,
+            in_guild=_in_guild(request, guild_id, user_id),
+            now=int(app[keys.CLOCK].time()),
+        )
+    except economy.EconomyError as error:
+        raise _fail(error) from None
+    return await _answer(request, guild_id, user_id)
+
+
+@family.route(
+    "POST",
+    PATH + "/inventory",
+    summary="Add or remove items (±1e9 each), all or nothing",
+    access="write",
+    body=InventoryChange,
+    response=PROFILE,
+)
+async def change_inventory(request: web.Request) -> web.Response:
+    _require_json(request)
+    guild_id, user_id = _ids(request)
+    change = await read_model(request, InventoryChange)
+    app = request.app
+    try:
+        await economy.require_known(
+            app[keys.REPOS],
+            guild_id,
+            user_id,
+            in_guild=_in_guild(request, guild_id, user_id),
+            actor=_actor(request),
+            now=int(app[keys.CLOCK].time()),
+        )
+        await economy.change_inventory(
+            app[keys.REPOS],
+            guild_id,
+            user_id,
+            [(item.itemID, item.amount) for item in change.items],
+            now=int(app[keys.CLOCK].time()),
+        )
+    except economy.EconomyError as error:
+        raise _fail(error) from None
+    return await _answer(request, guild_id, user_id)

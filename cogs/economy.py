@@ -11,6 +11,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from cogs._checks import is_manager
 from cogs._rankcard import rank_card_file
 from core import economy
 from core.charts import render_balance_chart
@@ -21,18 +22,6 @@ if TYPE_CHECKING:
     from guildhall.bot import Guildhall
 
 log = logging.getLogger(__name__)
-
-
-def is_manager():
-    """Manage Server is needed (checked here too, whatever the guild's command permissions say)."""
-
-    def predicate(interaction: discord.Interaction) -> bool:
-        permissions = getattr(interaction.user, "guild_permissions", None)
-        if permissions is None or not permissions.manage_guild:
-            raise app_commands.CheckFailure("You need the Manage Server permission for this.")
-        return True
-
-    return app_commands.check(predicate)
 
 
 def explain(error: EconomyError) -> str:

@@ -11,6 +11,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from cogs._checks import is_manager
 from core.links import LinkError, normalise_website_url
 from guildhall.bot import reply
 from guildhall.website import Website, WebsiteClient, WebsiteError
@@ -29,18 +30,6 @@ WEBSITE_ANSWERS = {
     "core:invalid_code": "That token is invalid or has expired: get a new one on the website.",
     "core:integration_identifier_already_linked": "This Discord account is already linked to a website account.",
 }
-
-
-def is_manager():
-    """Manage Server is needed (checked here too, whatever the guild's command permissions say)."""
-
-    def predicate(interaction: discord.Interaction) -> bool:
-        permissions = getattr(interaction.user, "guild_permissions", None)
-        if permissions is None or not permissions.manage_guild:
-            raise app_commands.CheckFailure("You need the Manage Server permission for this.")
-        return True
-
-    return app_commands.check(predicate)
 
 
 def explain(error: WebsiteError) -> str:

@@ -11,6 +11,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from cogs._checks import is_manager
 from cogs._serverstats_discord import DiscordStats, chart_png
 from core import counters, serverstats
 from core.clock import Timer
@@ -34,18 +35,6 @@ TOGGLES = {
     "reactionroles": "stats_modules_reactionroles_statistics_enabled",
     "tags": "stats_modules_tags_statistics_enabled",
 }
-
-
-def is_manager():
-    """Manage Server is needed (checked here too, whatever the guild's command permissions say)."""
-
-    def predicate(interaction: discord.Interaction) -> bool:
-        permissions = getattr(interaction.user, "guild_permissions", None)
-        if permissions is None or not permissions.manage_guild:
-            raise app_commands.CheckFailure("You need the Manage Server permission for this.")
-        return True
-
-    return app_commands.check(predicate)
 
 
 def explain(error: Exception) -> str:

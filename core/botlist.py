@@ -189,25 +189,17 @@ async def grant_review_reward(
     """Pay the member's one review reward from the bot's own profile ("self"), a ledger row."""
     if amount <= 0:
         return ReviewReward(0)
-    # The claim comes first and is unique per member, so concurrent /reviewed calls pay once.
-    if not await repos.botlist.claim_review_reward(
-        guild_id=guild_id, user_id=user_id, list_name=list_name, amount=amount, now=now
-    ):
+    entry = await repos.botlist.pay_review_reward(
+        guild_id=guild_id,
+        user_id=user_id,
+        bot_user_id=bot_user_id,
+        list_name=list_name,
+        amount=amount,
+        actor=ledger.cog_actor("botlist"),
+        now=now,
+    )
+    if entry is None:
         return ReviewReward(0, already=True)
-    try:
-        await ledger.pay_from_self(
-            repos,
-            guild_id=guild_id,
-            bot_user_id=bot_user_id,
-            user_id=user_id,
-            amount=amount,
-            reason=f"review on {list_name}",
-            actor=ledger.cog_actor("botlist"),
-            now=now,
-        )
-    except BaseException:
-        await repos.botlist.release_review_reward(guild_id=guild_id, user_id=user_id)
-        raise
     return ReviewReward(amount)
 
 

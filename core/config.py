@@ -62,6 +62,7 @@ class ApiSettings(Section):
     public_reads: bool = False
     max_body_bytes: Annotated[int, Field(ge=1024)] = 1_048_576
     header_timeout: Annotated[float, Field(gt=0, le=300)] = 15.0
+    body_timeout: Annotated[float, Field(gt=0, le=300)] = 30.0
     rate_limits: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("rate_limits")

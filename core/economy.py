@@ -8,6 +8,7 @@ message count and ``xp``/``totalxp``/``level`` follow the guild's level curve.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -519,7 +520,14 @@ async def member_facts(
 
 
 async def load_profile(
-    repos: Repositories, settings: Settings, guild_id: int, user_id: int, *, in_guild: bool, now: int
+    repos: Repositories,
+    settings: Settings,
+    guild_id: int,
+    user_id: int,
+    *,
+    in_guild: bool,
+    now: int,
+    voice_since: float | None = None,
 ) -> dict[str, Any] | None:
     """The WetBot profile of a member the bot has a record of or sees in the guild, else None."""
     member = await repos.members.get(guild_id, user_id)
@@ -528,6 +536,8 @@ async def load_profile(
     guild = await guild_economy(repos, settings.economy, guild_id)
     starts = period_starts(now, guild.zone)
     facts = await member_facts(repos, settings, member, starts) if member else MemberFacts()
+    if voice_since is not None:
+        facts = dataclasses.replace(facts, voice_since=int(voice_since))
     totals = await repos.economy.totals(guild_id, user_id, starts)
     return profile_json(
         guild_id,

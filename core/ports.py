@@ -26,6 +26,10 @@ class BotStatus(Protocol):
         """The member's display name when the Discord side knows them."""
         ...
 
+    def voice_session_start(self, guild_id: int, user_id: int) -> float | None:
+        """When the member's open voice session began (epoch seconds), or None."""
+        ...
+
     @property
     def discord_actions(self) -> DiscordActions | None: ...
 
@@ -42,6 +46,9 @@ class NoBot:
     discord_actions = None
 
     def member_name(self, guild_id: int, user_id: int) -> str | None:
+        return None
+
+    def voice_session_start(self, guild_id: int, user_id: int) -> float | None:
         return None
 
 

@@ -342,6 +342,37 @@ class UserActions:
         user = self.payloads.user(self.store.users[user_id])
         await self.emit("GUILD_MEMBER_REMOVE", {"guild_id": str(guild.id), "user": user}, guild_id=guild.id)
 
+    async def role(self, guild_id: Any, action: str = "create", *, role_id: Any = None, name: str | None = None) -> int:
+        """A person creates (at the bottom), renames or deletes a role: GUILD_ROLE_CREATE/UPDATE/DELETE."""
+        guild = self._guild(guild_id)
+        if name is not None and (not isinstance(name, str) or not 1 <= len(name) <= 100):
+            raise ActionError("name must be 1 to 100 characters")
+        if action == "create":
+            role = Role(self.store.snowflake(), name or "new role", position=1, permissions=0)
+            guild.roles[role.id] = role
+            payload = {"guild_id": str(guild.id), "role": self.payloads.role(role)}
+            await self.emit("GUILD_ROLE_CREATE", payload, guild_id=guild.id)
+        elif action in ("update", "delete"):
+            rid = as_id(role_id, "role_id")
+            role = guild.roles.get(rid)
+            if role is None or rid == guild.id:
+                raise ActionError(f"unknown role {role_id} in guild {guild.id}")
+            if action == "update":
+                role.name = name if name is not None else role.name
+                payload = {"guild_id": str(guild.id), "role": self.payloads.role(role)}
+                await self.emit("GUILD_ROLE_UPDATE", payload, guild_id=guild.id)
+            else:
+                del guild.roles[rid]
+                for member in guild.members.values():
+                    if rid in member.roles:
+                        member.roles.remove(rid)
+                payload = {"guild_id": str(guild.id), "role_id": str(rid)}
+                await self.emit("GUILD_ROLE_DELETE", payload, guild_id=guild.id)
+        else:
+            raise ActionError("action must be create, update or delete")
+        await self.settled()
+        return role.id
+
     async def guild(
         self, guild_id: Any, *, name: str | None = None, premium_subscription_count: int | None = None
     ) -> None:

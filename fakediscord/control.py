@@ -54,6 +54,7 @@ def register(app: web.Application, fake: FakeDiscord) -> None:
             {"guild_id", "channel_id", "user_id", "message_id", "custom_id", "values", "fields"},
         ),
         "guild": (control.guild, {"guild_id", "name", "premium_subscription_count"}),
+        "role": (control.role, {"guild_id", "action", "role_id", "name"}),
         "outage": (control.outage, {"down"}),
         "command": (control.command, {"guild_id", "channel_id", "user_id", "name", "options", "target_id"}),
         "clock": (control.clock, {"advance_seconds"}),
@@ -172,6 +173,12 @@ class Control:
             name=body.get("name"),
             premium_subscription_count=body.get("premium_subscription_count"),
         )
+
+    async def role(self, body: dict[str, Any]) -> Any:
+        role_id = await self.fake.role(
+            need(body, "guild_id"), body.get("action", "create"), role_id=body.get("role_id"), name=body.get("name")
+        )
+        return {"id": str(role_id)}
 
     async def outage(self, body: dict[str, Any]) -> Any:
         down = need(body, "down")

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
+import aiohttp
 import discord
 from discord import app_commands
 from discord.ext import commands
@@ -33,6 +34,14 @@ def discover_extensions() -> list[str]:
 
 
 COMMAND_TREE_HASH = "command_tree_hash"
+
+LOGIN_RETRY_FIRST, LOGIN_RETRY_MAX = 1.0, 300.0
+# Discord unreachable or failing (not a rejected token): worth another login later. TimeoutError is an OSError.
+LOGIN_RETRYABLE = (OSError, aiohttp.ClientError, discord.DiscordServerError)
+
+
+def _describe(error: BaseException) -> str:
+    return str(error) or type(error).__name__
 
 
 class TaskTracker(Protocol):
@@ -140,11 +149,32 @@ class Guildhall(commands.Bot):
         member = guild.get_member(user_id) if guild else None
         return member.display_name if member else None
 
+    def voice_session_start(self, guild_id: int, user_id: int) -> float | None:
+        tracking = self.get_cog("VoiceTracking")
+        return tracking.sessions.session_start(guild_id, user_id) if tracking is not None else None
+
     # --- lifecycle --------------------------------------------------------------------------
+
+    async def login(self, token: str) -> None:
+        """Log in; while Discord is unreachable, try again with backoff on the clock (the API serves
+        meanwhile). A rejected token (:class:`discord.LoginFailure`) is final."""
+        delay = LOGIN_RETRY_FIRST
+        while True:
+            try:
+                await super().login(token)
+                return
+            except LOGIN_RETRYABLE as error:
+                log.warning("Discord is unreachable (%s); logging in again in %.0f s", _describe(error), delay)
+            # Each login opens a new HTTP session (closing one closes its connector too).
+            await self.http.close()
+            self.http.connector = discord.utils.MISSING
+            await self.clock.sleep(delay)
+            delay = min(delay * 2, LOGIN_RETRY_MAX)
 
     async def setup_hook(self) -> None:
         for extension in discover_extensions():
-            await self.load_extension(extension)
+            if extension not in self.extensions:  # a login retried after a failed sync loads them once
+                await self.load_extension(extension)
         await self.sync_commands()
 
     async def sync_commands(self) -> bool:

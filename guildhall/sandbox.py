@@ -62,8 +62,12 @@ async def open_sandbox(
     discord_port: int = 0,
     bot_cls: type[Guildhall] = Guildhall,
     bot_options: dict[str, Any] | None = None,
+    discord_down: bool = False,
 ) -> AsyncIterator[Sandbox]:
-    """Start everything, wait until the bot is ready, and stop it all in reverse order afterwards."""
+    """Start everything, wait until the bot is ready, and stop it all in reverse order afterwards.
+
+    With ``discord_down`` fakediscord starts in an outage and nobody waits for the bot: it keeps
+    retrying its login on the clock until ``fake.set_outage(False)``."""
     clock = ManualClock(start=float(int(time.time())))
     storage = await Storage.open(db_path, synchronous=settings.storage.synchronous)
     tracker = EventTracker()
@@ -81,8 +85,11 @@ async def open_sandbox(
         bot.api_url = api.url
         sandbox = Sandbox(settings, clock, storage, repos, fake, bot, api, tracker)
         fake.settle = tracker.settle_for(bot)  # control calls return once the bot handled their events
+        if discord_down:
+            await fake.set_outage(True)
         sandbox.bot_task = asyncio.create_task(bot.start(fake.token), name="discord-gateway")
-        await _wait_ready(bot, sandbox.bot_task)
+        if not discord_down:
+            await _wait_ready(bot, sandbox.bot_task)
         yield sandbox
     finally:
         if api is not None:

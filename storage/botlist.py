@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from storage.db import Storage
+from storage.ledger import LedgerEntry, Party, post
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,26 +133,27 @@ class BotListRepository:
 
         return await self._storage.read(work)
 
-    async def claim_review_reward(self, *, guild_id: int, user_id: int, list_name: str, amount: int, now: int) -> bool:
-        """Record the member's one review reward; False when it was granted before."""
+    async def pay_review_reward(
+        self, *, guild_id: int, user_id: int, bot_user_id: int, list_name: str, amount: int, actor: str, now: int
+    ) -> LedgerEntry | None:
+        """Claim the member's one review reward and pay it from the bot's profile in one unit of work,
+        so a crash can neither record an unpaid claim nor pay twice; None when it was granted before."""
+        issuer = Party(guild_id, bot_user_id)
 
-        def work(conn: sqlite3.Connection) -> bool:
+        def work(conn: sqlite3.Connection) -> LedgerEntry | None:
             cursor = conn.execute(
                 "INSERT INTO botlist_review_rewards (guild_id, user_id, list_name, amount, granted_at)"
                 " VALUES (?, ?, ?, ?, ?) ON CONFLICT (guild_id, user_id) DO NOTHING",
                 (guild_id, user_id, list_name, amount, now),
             )
-            return cursor.rowcount == 1
+            if cursor.rowcount != 1:
+                return None
+            return post(
+                conn, issuer, Party(guild_id, user_id), amount, reason=f"review on {list_name}", actor=actor, now=now,
+                issuer=issuer,
+            )  # fmt: skip
 
         return await self._storage.write(work)
-
-    async def release_review_reward(self, *, guild_id: int, user_id: int) -> None:
-        """Undo a claim whose payment failed, so the member can try again."""
-        await self._storage.write(
-            lambda conn: conn.execute(
-                "DELETE FROM botlist_review_rewards WHERE guild_id = ? AND user_id = ?", (guild_id, user_id)
-            )
-        )
 
     async def review_reward_granted(self, *, guild_id: int, user_id: int) -> bool:
         def work(conn: sqlite3.Connection) -> bool:

@@ -13,6 +13,9 @@ what limits throughput. So the API takes whole units of work instead of statemen
 - ``read_now(fn)`` runs ``fn`` on a read-only connection in the caller's thread, with no hop at
   all. It is for short indexed point reads on hot paths (API key checks): in WAL mode a reader is
   never blocked by the writer, and its busy timeout is kept tiny so the loop can't stall.
+  ``read_point(fn)`` is its async form for repositories' point reads (a profile, a guild's
+  settings), and ``read_cached(key, fn)`` remembers such a read until the next commit by anyone
+  (``PRAGMA data_version``), so a cached value is never stale (``bench/run`` measures both).
 
 Functions handed to ``read``/``write`` run in another thread: they must touch only ``conn``.
 """
@@ -23,7 +26,7 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Hashable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -38,6 +41,7 @@ Work = Callable[[sqlite3.Connection], T]
 
 SYNCHRONOUS_MODES = ("normal", "full")
 MAX_BATCH = 256
+CACHE_MAX = 50_000  # entries; emptied at once when reached (a hot set refills in a moment)
 
 
 class StorageError(Exception):
@@ -92,6 +96,8 @@ class Storage:
         self._transaction_lock = asyncio.Lock()
         self._closed = False
         self._reader: sqlite3.Connection | None = None
+        self._cache: dict[Hashable, Any] = {}
+        self._cache_version = -1
 
     @classmethod
     async def open(cls, path: str | Path, *, synchronous: str = "normal", migrate: bool = True) -> Storage:
@@ -134,6 +140,9 @@ class Storage:
 
     def read_now(self, fn: Work[T]) -> T:
         """Run a short indexed read on the loop thread's own read-only connection."""
+        return fn(self._read_connection())
+
+    def _read_connection(self) -> sqlite3.Connection:
         if self._reader is None:
             if str(self.path) == ":memory:":
                 raise StorageError("read_now needs a database file")
@@ -142,7 +151,49 @@ class Storage:
             reader.execute("PRAGMA busy_timeout = 50")
             reader.execute("PRAGMA query_only = ON")
             self._reader = reader
-        return fn(self._reader)
+        return self._reader
+
+    async def read_point(self, fn: Work[T]) -> T:
+        """A short indexed read (a few rows by key): on the loop thread when it can be, else one hop.
+
+        It sees every committed write, like :meth:`read`: a write is acknowledged only after its
+        COMMIT, and each statement here starts a fresh WAL snapshot. Falls back to the worker
+        thread for an in-memory database or when the reader is busy (a checkpoint's brief lock).
+        """
+        if str(self.path) != ":memory:":
+            try:
+                return self.read_now(fn)
+            except sqlite3.OperationalError as error:
+                if not _busy(error):
+                    raise
+        return await self.read(fn)
+
+    async def read_cached(self, key: Hashable, fn: Work[T]) -> T:
+        """:meth:`read_point`, remembered under ``key`` until the database next changes.
+
+        ``PRAGMA data_version`` on the reader changes whenever any connection (this process's
+        writer, another process such as ``apikey revoke``) has committed, and the cache is emptied
+        then, so a cached value is never older than the last commit. Values are shared between
+        callers: only immutable results (frozen dataclasses, tuples, numbers) may be cached.
+        """
+        if str(self.path) == ":memory:":
+            return await self.read(fn)
+        try:
+            reader = self._read_connection()
+            version = reader.execute("PRAGMA data_version").fetchone()[0]
+            if version != self._cache_version or len(self._cache) >= CACHE_MAX:
+                self._cache.clear()
+                self._cache_version = version
+            if key in self._cache:
+                return self._cache[key]
+            # Read after the version check: the value is at least as new as the version it is kept under.
+            value = fn(reader)
+        except sqlite3.OperationalError as error:
+            if not _busy(error):
+                raise
+            return await self.read(fn)
+        self._cache[key] = value
+        return value
 
     async def write(self, fn: Work[T]) -> T:
         """Run ``fn(conn)`` in a committed transaction, possibly shared with concurrent writes."""
@@ -241,6 +292,10 @@ class Storage:
         except (StorageError, sqlite3.Error):
             return False
         return True
+
+
+def _busy(error: sqlite3.OperationalError) -> bool:
+    return "locked" in str(error) or "busy" in str(error)
 
 
 def _configure(conn: sqlite3.Connection, synchronous: str) -> None:

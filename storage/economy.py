@@ -170,7 +170,7 @@ class EconomyRepository:
 
     async def inventory(self, guild_id: int, user_id: int) -> list[Stack]:
         """Every item the member holds or has held, including those at zero."""
-        return await self._storage.read(lambda conn: _inventory(conn, guild_id, user_id))
+        return await self._storage.read_point(lambda conn: _inventory(conn, guild_id, user_id))
 
     # --- reputation and likes --------------------------------------------------------------
 
@@ -238,7 +238,7 @@ class EconomyRepository:
             ).fetchone()[0]
             return Totals(sums["rep"], sums["like"], last_like, periods["rep"], periods["like"])
 
-        return await self._storage.read(work)
+        return await self._storage.read_point(work)
 
     # --- rank-card colours -----------------------------------------------------------------
 
@@ -249,7 +249,7 @@ class EconomyRepository:
             ).fetchone()
             return None if row is None else json.loads(row[0])
 
-        return await self._storage.read(work)
+        return await self._storage.read_point(work)
 
     async def set_colours(self, guild_id: int, user_id: int, colours: Mapping[str, Any], *, now: int) -> None:
         payload = json.dumps(dict(colours), sort_keys=True)

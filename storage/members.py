@@ -263,7 +263,9 @@ class MemberRepository:
     # --- reads ---------------------------------------------------------------------------
 
     async def get(self, guild_id: int, user_id: int) -> Member | None:
-        return await self._storage.read(lambda conn: _load(conn, guild_id, user_id))
+        # Cached until the next commit by anyone (storage.db): the hottest read of the API.
+        key = ("member", guild_id, user_id)
+        return await self._storage.read_cached(key, lambda conn: _load(conn, guild_id, user_id))
 
     async def get_by_vp_id(self, vp_id: str) -> Member | None:
         def work(conn: sqlite3.Connection) -> Member | None:
@@ -356,7 +358,7 @@ class MemberRepository:
             ).fetchone()
             return ActivityTotals(*row)
 
-        return await self._storage.read(work)
+        return await self._storage.read_cached(("activity", guild_id, user_id, since_epoch // 3600), work)
 
     async def stats(self, guild_id: int | None = None) -> ProfileStats:
         def work(conn: sqlite3.Connection) -> ProfileStats:

@@ -100,9 +100,9 @@ class ApiKeyRepository:
                 return None
             return _key_from_row(row, frozenset(int(g) for g in (row["guilds"] or "").split(",") if g))
 
-        # Every API request checks a key: one indexed read on the loop thread, no hop. A key
-        # revoked by another process is seen at once (WAL readers see every commit).
-        return self._storage.read_now(work)
+        # Every API request checks a key: one indexed read on the loop thread, no hop, remembered
+        # until the next commit. A key revoked by another process is seen at once (data_version).
+        return await self._storage.read_cached(("api_key", presented), work)
 
     async def list(self) -> list[ApiKey]:
         def work(conn: sqlite3.Connection) -> list[ApiKey]:
@@ -162,7 +162,7 @@ class GuildSettingsRepository:
             ).fetchone()
             return None if row is None else json.loads(row[0])
 
-        return await self._storage.read(work)
+        return await self._storage.read_point(work)
 
     async def put(self, guild_id: int, feature: str, settings: dict[str, Any], *, now: int) -> None:
         payload = json.dumps(settings, sort_keys=True)

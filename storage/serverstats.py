@@ -66,7 +66,7 @@ class ServerstatsRepository:
             ).fetchone()
             return None if row is None else ModuleState(row[0], bool(row[1]), json.loads(row[2]))
 
-        return await self._storage.read(work)
+        return await self._storage.read_point(work)
 
     async def enable(self, guild_id: int, defaults: dict[str, Any], *, now: int) -> bool:
         """Turn the module on (with ``defaults`` when the guild has no settings); False if it was on."""
@@ -421,7 +421,7 @@ class PrivacyRepository:
             ).fetchone()
             return row is not None
 
-        return await self._storage.read(work)
+        return await self._storage.read_point(work)
 
     async def set_opted_out(self, guild_id: int, user_id: int, opted_out: bool, *, now: int) -> None:
         def work(conn: sqlite3.Connection) -> None:

@@ -42,6 +42,28 @@ class ApiError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class Param:
+    """A query parameter a route reads, as /openapi.json describes it."""
+
+    name: str
+    schema: dict[str, Any]
+    required: bool = False
+    description: str = ""
+
+
+def id_param(name: str, *, required: bool = False) -> Param:
+    return Param(name, {"type": "string", "pattern": r"^\d+$"}, required, "a snowflake id")
+
+
+def int_param(name: str, description: str = "") -> Param:
+    return Param(name, {"type": "integer"}, False, description)
+
+
+def enum_param(name: str, values: Iterable[str], description: str = "") -> Param:
+    return Param(name, {"type": "string", "enum": list(values)}, False, description)
+
+
+@dataclass(frozen=True, slots=True)
 class Route:
     family: Family
     method: str
@@ -55,6 +77,8 @@ class Route:
     body: type[BaseModel] | None
     response: type[BaseModel] | dict[str, Any] | None
     status: int
+    query: tuple[Param, ...] = ()
+    content_type: str = "application/json"
 
 
 @dataclass(slots=True)
@@ -91,11 +115,26 @@ class Family:
         body: type[BaseModel] | None = None,
         response: type[BaseModel] | dict[str, Any] | None = None,
         status: int = 200,
+        query: Iterable[Param] = (),
+        content_type: str = "application/json",
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.routes.append(
                 Route(
-                    self, method, path, handler, summary, access, limit, guild_param, identity, body, response, status
+                    self,
+                    method,
+                    path,
+                    handler,
+                    summary,
+                    access,
+                    limit,
+                    guild_param,
+                    identity,
+                    body,
+                    response,
+                    status,
+                    tuple(query),
+                    content_type,
                 )
             )
             return handler
@@ -186,13 +225,23 @@ async def read_json(request: web.Request) -> Any:
     if not raw:
         raise ApiError(400, "the request body is empty; JSON was expected")
     try:
-        return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
     except UnicodeDecodeError:
         raise ApiError(400, "the request body is not UTF-8") from None
     except RecursionError:
         raise ApiError(400, "the request body is nested too deeply") from None
     except ValueError as error:
         raise ApiError(400, f"the request body is not valid JSON: {error}") from None
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object whose keys are all different: a repeated key would mean one thing here and another elsewhere."""
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        repeated = next(key for key, _ in pairs if key in seen or seen.add(key))
+        raise ValueError(f"the key {repeated!r} appears more than once")
+    return result
 
 
 def _reject_constant(name: str) -> Any:

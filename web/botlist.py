@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from core.botlist import BotListError, validate_command_data, validate_guild_count
 from web import keys
-from web.api import ApiError, json_response, read_json, snowflake
+from web.api import ApiError, id_param, json_response, read_json, snowflake
 from web.families import botlist
 
 BOT_PATH = r"/bot-api/bots/{bot_id:\d+}"
@@ -92,6 +92,7 @@ async def post_guild_count(request: web.Request) -> web.Response:
     guild_param=None,
     identity=_per_bot,
     response=ReviewExists,
+    query=(id_param("owner", required=True),),
 )
 async def check_review(request: web.Request) -> web.Response:
     bot_id = await _registered(request)

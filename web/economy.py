@@ -41,6 +41,8 @@ class InventoryChange(Strict):
     items: Annotated[list[ItemChange], Field(min_length=1, max_length=500)]
 
 
+INT = {"type": "integer"}
+COLOUR = {"type": "object", "properties": dict.fromkeys("rgba", INT), "required": list("rgba")}
 PROFILE = {
     "type": "object",
     "properties": {
@@ -60,11 +62,34 @@ PROFILE = {
                 "likes": {"type": "integer"},
                 "currency": {"type": "integer"},
                 "currencySpent": {"type": "integer"},
-                "inventory": {"type": "array"},
+                "inventory": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "itemID": {"type": "string"},
+                            "amount": {"type": "integer"},
+                            "fav": {"type": "boolean"},
+                        },
+                        "required": ["itemID", "amount", "fav"],
+                    },
+                },
                 "itemsReceived": {"type": "integer"},
-                "stats": {"type": "object"},
+                "stats": {
+                    "type": "object",
+                    "description": "per period (day, week, month, year...): counters of that period",
+                    "additionalProperties": {
+                        "type": "object",
+                        "properties": {"totalxp": INT, "messages": INT, "currency": INT, "rp": INT, "likes": INT},
+                        "required": ["totalxp", "messages", "currency", "rp", "likes"],
+                    },
+                },
                 "startTime": {"type": ["string", "null"]},
-                "rank_card": {"type": "object"},
+                "rank_card": {
+                    "type": "object",
+                    "properties": {"font_color": COLOUR, "xp_color": COLOUR, "xp_background_color": COLOUR},
+                    "required": ["font_color", "xp_color", "xp_background_color"],
+                },
             },
             "required": ["userID", "guildID", "totalxp", "xp", "level", "currency", "inventory", "stats"],
         },
@@ -107,6 +132,7 @@ async def _answer(request: web.Request, guild_id: int, user_id: int) -> web.Resp
         user_id,
         in_guild=_in_guild(request, guild_id, user_id),
         now=int(app[keys.CLOCK].time()),
+        voice_since=app[keys.BOT].voice_session_start(guild_id, user_id),
     )
     if profile is None:
         raise ApiError(404, f"user {user_id} has no profile in guild {guild_id}")

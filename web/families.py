@@ -51,7 +51,7 @@ link = Family(
     base="/",
     description="What a NamelessMC website calls: /status, /applyRoleChanges, /sendDirectMessage, /roleChange.",
     envelope=_link_envelope,
-    error_schema=_object(status=STRING, meta=STRING),
+    error_schema={"type": "object", "properties": {"status": STRING, "meta": STRING}, "required": ["status"]},
 )
 
 voice = Family(
@@ -80,7 +80,9 @@ serverstats = Family(
     description="Settings, counter channels, the starboard, statistics and privacy.",
     envelope=_serverstats_envelope,
     error_schema=_object(
-        success={"type": "boolean"}, data={"type": "object"}, error=_object(code=INTEGER, message=STRING)
+        success={"const": False},
+        data={"type": "object", "additionalProperties": False},
+        error=_object(code=INTEGER, message=STRING),
     ),
 )
 

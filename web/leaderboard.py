@@ -15,7 +15,7 @@ from aiohttp import web
 
 from core import economy
 from web import keys
-from web.api import ApiError, snowflake
+from web.api import ApiError, enum_param, int_param, snowflake
 from web.families import ops
 
 SORTS = {"points": "points", "levels": "levels", "time": "time", "messages": "text-message"}
@@ -67,7 +67,14 @@ def render_page(guild_id: int, rows: Sequence[Row], *, by: str, page: int, has_n
     )
 
 
-@ops.route("GET", r"/leaderboard/{guild_id:\d+}", summary="A guild's public leaderboard page (HTML)", access="public")
+@ops.route(
+    "GET",
+    r"/leaderboard/{guild_id:\d+}",
+    summary="A guild's public leaderboard page (HTML)",
+    access="public",
+    content_type="text/html",
+    query=(enum_param("by", tuple(SORTS)), int_param("page", f"0 to {MAX_PAGE}")),
+)
 async def leaderboard(request: web.Request) -> web.Response:
     app = request.app
     repos = app[keys.REPOS]

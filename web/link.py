@@ -84,12 +84,26 @@ def text(body: str, status: int = 200) -> web.Response:
     return web.Response(body=body.encode(), status=status, content_type="text/plain")
 
 
-@link.route("GET", "/status", summary="Connection test: 200 text/plain `success`", access="none", guild_param=None)
+@link.route(
+    "GET",
+    "/status",
+    summary="Connection test: 200 text/plain `success`",
+    access="none",
+    guild_param=None,
+    content_type="text/plain",
+)
 async def status(request: web.Request) -> web.Response:
     return text("success")
 
 
-@link.route("HEAD", "/status", summary="Connection test without a body", access="none", guild_param=None)
+@link.route(
+    "HEAD",
+    "/status",
+    summary="Connection test without a body",
+    access="none",
+    guild_param=None,
+    content_type="text/plain",
+)
 async def status_head(request: web.Request) -> web.Response:
     return text("success")
 
@@ -156,6 +170,7 @@ async def apply_role_changes_route(request: web.Request) -> web.Response:
     access="none",
     guild_param=None,
     body=RoleChangeBody,
+    content_type="text/plain",
 )
 async def role_change(request: web.Request) -> web.Response:
     if request.app[keys.SETTINGS].link.role_change_always_fullsuccess:
@@ -204,6 +219,7 @@ DM_ANSWERS = {
     access="none",
     guild_param=None,
     body=DirectMessageBody,
+    content_type="text/plain",
 )
 async def send_direct_message_route(request: web.Request) -> web.Response:
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 
@@ -34,10 +35,20 @@ async def normalise_path(request: web.Request, handler: Handler) -> web.StreamRe
 
 @web.middleware
 async def body_limit(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Refuse a declared oversized body before reading any of it."""
-    limit = request.app[keys.SETTINGS].api.max_body_bytes
-    if request.content_length is not None and request.content_length > limit:
-        raise ApiError(413, f"the request body is larger than {limit} bytes")
+    """Refuse a declared oversized body before reading any of it; a body that trickles in gets 408.
+
+    aiohttp has no timeout of its own for a body, so the body is read (and kept: ``request.read()``
+    caches it for the handler) within ``[api] body_timeout`` seconds.
+    """
+    api = request.app[keys.SETTINGS].api
+    if request.content_length is not None and request.content_length > api.max_body_bytes:
+        raise ApiError(413, f"the request body is larger than {api.max_body_bytes} bytes")
+    if request.body_exists:
+        try:
+            async with asyncio.timeout(api.body_timeout):
+                await request.read()
+        except TimeoutError:
+            raise ApiError(408, f"the request body did not arrive within {api.body_timeout:g} seconds") from None
     return await handler(request)
 
 

@@ -17,9 +17,24 @@ _STATUS_TEXT = {
     401: "Missing or invalid API key",
     403: "Key out of scope or read-only",
     404: "Not found",
+    408: "The body arrived too slowly",
+    409: "Conflict with the current state",
     413: "Body too large",
+    415: "Wrong Content-Type",
     429: "Rate limited",
     500: "Internal error",
+    502: "Discord refused the call",
+    503: "Discord or the database is unreachable",
+}
+READINESS = "/healthz"
+# The error statuses each family answers besides 401/403 (DESIGN.md section 4's table).
+FAMILY_ERRORS = {
+    "link": (400, 404, 413, 429, 500, 503),
+    "voice": (400, 404, 409, 413, 429, 500, 503),
+    "economy": (400, 404, 413, 415, 429, 500),
+    "serverstats": (400, 404, 409, 413, 429, 500, 502, 503),
+    "botlist": (400, 404, 413, 429, 500),
+    "ops": (400, 404, 500, 503),
 }
 
 
@@ -49,9 +64,16 @@ def _operation(route: Route) -> dict[str, Any]:
         "parameters": [
             {"name": name, "in": "path", "required": True, "schema": {"type": "string", "pattern": r"^\d+$"}}
             for name in _PARAM.findall(route.path)
+        ]
+        + [
+            {"name": p.name, "in": "query", "required": p.required, "schema": p.schema}
+            | ({"description": p.description} if p.description else {})
+            for p in route.query
         ],
         "responses": {str(route.status): _success(route)},
     }
+    if route.status == 201:  # a create that may replace: 200 when it did
+        operation["responses"]["200"] = _success(route)
     if route.access in ("read", "write"):
         operation["security"] = [{"apiKey": []}]
     if route.body is not None:
@@ -59,18 +81,28 @@ def _operation(route: Route) -> dict[str, Any]:
             "required": True,
             "content": {"application/json": {"schema": _schema(route.body)}},
         }
-    error = {"content": {"application/json": {"schema": route.family.error_schema}}}
-    statuses = [400, 404, 413, 429, 500]
-    if route.access in ("read", "write"):
-        statuses += [401, 403]
+    content: dict[str, Any] = {"application/json": {"schema": route.family.error_schema}}
+    if route.content_type == "text/plain":
+        content["text/plain"] = {"schema": {"type": "string"}}
+    statuses = set(FAMILY_ERRORS.get(route.family.name, (400, 404, 413, 429, 500)))
+    if route.access in ("read", "write") or (route.body is not None and route.family.name == "link"):
+        statuses |= {401, 403}
+    if route.body is not None:
+        statuses.add(408)
+    if route.path == READINESS:  # not ready is a 503 with the same health body
+        operation["responses"]["503"] = {"description": "Not ready", **_success(route)}
     for status in sorted(statuses):
-        operation["responses"][str(status)] = {"description": _STATUS_TEXT[status], **error}
+        operation["responses"].setdefault(str(status), {"description": _STATUS_TEXT[status], "content": content})
     return operation
 
 
 def _success(route: Route) -> dict[str, Any]:
     response: dict[str, Any] = {"description": "Success"}
-    if route.response is not None:
+    if route.status == 204:
+        return response
+    if route.content_type != "application/json":
+        response["content"] = {route.content_type: {"schema": {"type": "string"}}}
+    elif route.response is not None:
         response["content"] = {"application/json": {"schema": _schema(route.response)}}
     return response
 

@@ -15,13 +15,33 @@ from web.api import json_response
 from web.families import API_FAMILIES, ops
 from web.openapi import build_openapi
 
+OPENAPI = {
+    "type": "object",
+    "properties": {
+        "openapi": {"type": "string"},
+        "info": {
+            "type": "object",
+            "properties": {"title": {"type": "string"}, "version": {"type": "string"}},
+            "required": ["title", "version"],
+        },
+        "paths": {"type": "object", "additionalProperties": {"type": "object", "additionalProperties": True}},
+    },
+    "required": ["openapi", "info", "paths"],
+}
 
-@ops.route("GET", "/", summary="An HTML index of the API families", access="public")
+
+@ops.route("GET", "/", summary="An HTML index of the API families", access="public", content_type="text/html")
 async def index(request: web.Request) -> web.Response:
     return web.Response(body=_cached(request.app, "index", _index_page), content_type="text/html", charset="utf-8")
 
 
-@ops.route("GET", "/openapi.json", summary="The OpenAPI 3.1 description of every route", access="public")
+@ops.route(
+    "GET",
+    "/openapi.json",
+    summary="The OpenAPI 3.1 description of every route",
+    access="public",
+    response=OPENAPI,
+)
 async def openapi(request: web.Request) -> web.Response:
     body = _cached(request.app, "openapi", lambda app: json.dumps(build_openapi(app[keys.ROUTES].values())))
     return web.Response(body=body, content_type="application/json")
@@ -61,7 +81,15 @@ def _index_page(app: web.Application) -> str:
 
 HEALTH = {
     "type": "object",
-    "properties": {"live": {"type": "boolean"}, "ready": {"type": "boolean"}, "checks": {"type": "object"}},
+    "properties": {
+        "live": {"type": "boolean"},
+        "ready": {"type": "boolean"},
+        "checks": {
+            "type": "object",
+            "properties": {"gateway": {"type": "boolean"}, "database": {"type": "boolean"}},
+            "required": ["gateway", "database"],
+        },
+    },
     "required": ["live", "ready", "checks"],
 }
 

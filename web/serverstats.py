@@ -26,7 +26,7 @@ from core.serverstats import (
 )
 from storage import StorageError
 from web import keys
-from web.api import ApiError, json_response, parse_model, read_json, read_model, snowflake
+from web.api import ApiError, Param, id_param, json_response, parse_model, read_json, read_model, snowflake
 from web.families import serverstats as family
 
 log = logging.getLogger(__name__)
@@ -144,7 +144,44 @@ def _ok_schema(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-OBJECT = _ok_schema({"type": "object"})
+def _data(**properties: Any) -> dict[str, Any]:
+    return _ok_schema({"type": "object", "properties": properties, "required": list(properties)})
+
+
+_STR = {"type": "string"}
+_NULLABLE_ID = {"type": ["string", "null"]}
+_BOOL = {"type": "boolean"}
+_COUNT = {"type": "integer"}
+SETTINGS = _data(
+    guild_id=_STR,
+    enabled=_BOOL,
+    counter_panel_enabled=_BOOL,
+    counter_panel_category_channel=_NULLABLE_ID,
+    counter_panel_member_count_channel=_NULLABLE_ID,
+    counter_panel_online_member_count_channel=_NULLABLE_ID,
+    counter_panel_server_boost_number_channel=_NULLABLE_ID,
+    counter_panel_custom_panels={
+        "type": "array",
+        "items": {
+            "type": "object",
+            "properties": {"channel_id": _STR, "channel_name": _STR, "role_id": _STR},
+            "required": ["channel_id", "channel_name", "role_id"],
+        },
+    },
+    starboard_enabled=_BOOL,
+    starboard_channel=_NULLABLE_ID,
+    starboard_count={"type": ["integer", "null"]},
+)
+ENABLED = _data(guild_id=_STR, enabled=_BOOL)
+HOME = _data(message=_STR)
+DELETED = _data(deleted=_BOOL)
+STARBOARD = _data(result=_STR, stars=_COUNT, starboard_message_id=_NULLABLE_ID)
+CHANNEL_DROPPED = _data(channel_id=_STR, was_counter_channel=_BOOL)
+RENAMED = _data(renamed=_COUNT)
+RECORDED = _data(recorded=_BOOL)
+ENTRIES = _data(username=_COUNT, display_name=_COUNT, global_name=_COUNT, nickname=_COUNT, id=_COUNT)
+DELETED_ENTRIES = _data(id=_COUNT)
+SERVERSTATS_QUERY_GUILD = id_param("guild_id", required=True)
 SERIES = _ok_schema(
     {
         "type": "array",
@@ -247,12 +284,18 @@ async def body_of(request: web.Request, model: type[Body]) -> Any:
 # --- general -----------------------------------------------------------------------------------------
 
 
-@family.route("GET", BASE, summary="Home of the server stats API", access="public")
+@family.route("GET", BASE, summary="Home of the server stats API", access="public", response=HOME)
 async def home(request: web.Request) -> web.Response:
     return ok({"message": "This is the Modules Serverstats Guildhall API route."})
 
 
-@family.route("GET", f"{BASE}/settings", summary="The guild's server stats settings", response=OBJECT)
+@family.route(
+    "GET",
+    f"{BASE}/settings",
+    summary="The guild's server stats settings",
+    response=SETTINGS,
+    query=(SERVERSTATS_QUERY_GUILD,),
+)
 async def get_settings(request: web.Request) -> web.Response:
     guild_id = in_scope(request, query_id(request, "guild_id"))
     state = await repos(request).serverstats.get(guild_id)
@@ -264,7 +307,7 @@ async def get_settings(request: web.Request) -> web.Response:
 
 
 @family.route(
-    "PUT", f"{BASE}/settings", summary="Change the settings", access="write", body=SettingsBody, response=OBJECT
+    "PUT", f"{BASE}/settings", summary="Change the settings", access="write", body=SettingsBody, response=SETTINGS
 )
 async def put_settings(request: web.Request) -> web.Response:
     body: SettingsBody = await body_of(request, SettingsBody)
@@ -285,7 +328,7 @@ async def put_settings(request: web.Request) -> web.Response:
 
 
 @family.route(
-    "DELETE", f"{BASE}/settings/delete", summary="Delete all settings", access="write", body=GuildBody, response=OBJECT
+    "DELETE", f"{BASE}/settings/delete", summary="Delete all settings", access="write", body=GuildBody, response=DELETED
 )
 async def delete_settings(request: web.Request) -> web.Response:
     body: GuildBody = await body_of(request, GuildBody)
@@ -294,7 +337,9 @@ async def delete_settings(request: web.Request) -> web.Response:
     return ok({"deleted": deleted})
 
 
-@family.route("GET", f"{BASE}/status", summary="Whether the module is on", response=OBJECT)
+@family.route(
+    "GET", f"{BASE}/status", summary="Whether the module is on", response=ENABLED, query=(SERVERSTATS_QUERY_GUILD,)
+)
 async def status(request: web.Request) -> web.Response:
     guild_id = in_scope(request, query_id(request, "guild_id"))
     state = await repos(request).serverstats.get(guild_id)
@@ -303,7 +348,7 @@ async def status(request: web.Request) -> web.Response:
     return ok({"guild_id": str(guild_id), "enabled": state.enabled})
 
 
-@family.route("POST", f"{BASE}/enable", summary="Turn the module on", access="write", body=GuildBody, response=OBJECT)
+@family.route("POST", f"{BASE}/enable", summary="Turn the module on", access="write", body=GuildBody, response=ENABLED)
 async def enable(request: web.Request) -> web.Response:
     body: GuildBody = await body_of(request, GuildBody)
     with module_errors():
@@ -312,7 +357,12 @@ async def enable(request: web.Request) -> web.Response:
 
 
 @family.route(
-    "POST", f"{BASE}/disable", summary="Turn the module off (deletes its data)", access="write", body=GuildBody
+    "POST",
+    f"{BASE}/disable",
+    summary="Turn the module off (deletes its data)",
+    access="write",
+    body=GuildBody,
+    response=ENABLED,
 )
 async def disable(request: web.Request) -> web.Response:
     body: GuildBody = await body_of(request, GuildBody)
@@ -349,14 +399,24 @@ async def _starboard(request: web.Request) -> web.Response:
 
 
 @family.route(
-    "POST", f"{BASE}/starboard/add", summary="Check a message for the starboard", access="write", body=MessageRef
+    "POST",
+    f"{BASE}/starboard/add",
+    summary="Check a message for the starboard",
+    access="write",
+    body=MessageRef,
+    response=STARBOARD,
 )
 async def starboard_add(request: web.Request) -> web.Response:
     return await _starboard(request)
 
 
 @family.route(
-    "POST", f"{BASE}/starboard/remove", summary="Check a message after a star went", access="write", body=MessageRef
+    "POST",
+    f"{BASE}/starboard/remove",
+    summary="Check a message after a star went",
+    access="write",
+    body=MessageRef,
+    response=STARBOARD,
 )
 async def starboard_remove(request: web.Request) -> web.Response:
     return await _starboard(request)
@@ -368,6 +428,7 @@ async def starboard_remove(request: web.Request) -> web.Response:
     summary="Drop a deleted channel from the counter panel",
     access="write",
     body=ChannelRef,
+    response=CHANNEL_DROPPED,
 )
 async def check_deleted_channel(request: web.Request) -> web.Response:
     body: ChannelRef = await body_of(request, ChannelRef)
@@ -380,8 +441,17 @@ async def check_deleted_channel(request: web.Request) -> web.Response:
     return ok({"channel_id": str(body.channel_id), "was_counter_channel": changed})
 
 
-@family.route("POST", f"{BASE}/stats/counter-panel/update", summary="Update every counter channel now", access="write")
+@family.route(
+    "POST",
+    f"{BASE}/stats/counter-panel/update",
+    summary="Update every counter channel now",
+    access="write",
+    response=RENAMED,
+)
 async def counter_panel_update(request: web.Request) -> web.Response:
+    key = request.get(keys.API_KEY)
+    if key is not None and key.guild_ids:  # the update acts on every guild
+        raise ApiError(403, "Forbidden! This key is limited to some guilds; this route acts on all of them", code=403)
     side = require_discord(request)
     bot = request.app[keys.BOT]
     cog = bot.get_cog("ServerStats")  # type: ignore[attr-defined]
@@ -404,7 +474,9 @@ def _check_route(path: str, kind: str, model: type[GuildBody], fields: dict[str,
         return ok({"recorded": recorded})
 
     check.__name__ = "record_" + kind.replace(".", "_").replace("-", "_")
-    family.route("POST", f"{BASE}{path}", summary=f"Record a {kind} event", access="write", body=model)(check)
+    family.route(
+        "POST", f"{BASE}{path}", summary=f"Record a {kind} event", access="write", body=model, response=RECORDED
+    )(check)
 
 
 def _view_route(path: str, kind: str, *, user: bool, channel: bool = False) -> None:
@@ -426,7 +498,10 @@ def _view_route(path: str, kind: str, *, user: bool, channel: bool = False) -> N
         return ok(series)
 
     view.__name__ = "view_" + kind.replace(".", "_").replace("-", "_")
-    family.route("GET", f"{BASE}{path}/view", summary=f"Per-day {kind} statistics", response=SERIES)(view)
+    query = [SERVERSTATS_QUERY_GUILD, Param("days", {"type": "integer", "minimum": 1})]
+    query += [id_param("user_id")] if user else []
+    query += [id_param("channel_id")] if channel else []
+    family.route("GET", f"{BASE}{path}/view", summary=f"Per-day {kind} statistics", response=SERIES, query=query)(view)
 
 
 _check_route("/stats/command/check", "command", CommandCheck, {"label": "command"})
@@ -487,7 +562,13 @@ _view_route("/stats/modules/autoresponder/response-time", "autoresponder.respons
 # --- privacy -----------------------------------------------------------------------------------------
 
 
-@family.route("GET", f"{BASE}/privacy/get-user-entries", summary="How many entries refer to a member", response=OBJECT)
+@family.route(
+    "GET",
+    f"{BASE}/privacy/get-user-entries",
+    summary="How many entries refer to a member",
+    response=ENTRIES,
+    query=(SERVERSTATS_QUERY_GUILD, id_param("privacy_member_id", required=True)),
+)
 async def privacy_entries(request: web.Request) -> web.Response:
     guild_id = in_scope(request, query_id(request, "guild_id"))
     member_id = query_id(request, "privacy_member_id")
@@ -504,7 +585,7 @@ async def privacy_entries(request: web.Request) -> web.Response:
     summary="Delete the entries that refer to a member",
     access="write",
     body=PrivacyBody,
-    response=OBJECT,
+    response=DELETED_ENTRIES,
 )
 async def privacy_delete(request: web.Request) -> web.Response:
     body: PrivacyBody = await read_model(request, PrivacyBody)

@@ -17,13 +17,52 @@ from storage import ApiKey
 from storage.ledger import INTERVAL_SECONDS, LedgerEntry, LedgerFilter, Party
 from storage.members import TOP_ORDER, EditRejected, Member, ProfileEdit, ProfileExists, TopBy
 from web import keys
-from web.api import MAX_SNOWFLAKE, ApiError, json_response, parse_model, read_json
+from web.api import (
+    MAX_SNOWFLAKE,
+    ApiError,
+    Param,
+    enum_param,
+    id_param,
+    int_param,
+    json_response,
+    parse_model,
+    read_json,
+)
 from web.families import voice
 
 DEFAULT_LIMIT = 50
 DEFAULT_TOP = 5
 GUILD = r"{guild_id:\d+}"
 USER = r"{user_id:\d+}"
+LISTING_QUERY = (
+    int_param("limit", "page size (default 50, <= 0 all)"),
+    int_param("page", "page number from 0"),
+    enum_param("view", ("list", "tree")),
+)
+TOP_QUERY = (
+    enum_param("by", ("points", "levels", "time", "text-level", "text-message", "pray-streak")),
+    int_param("amount", "how many (default 5, <= 0 all)"),
+    int_param("offset"),
+)
+TX_QUERY = (
+    int_param("limit"),
+    int_param("page"),
+    id_param("user_id"),
+    id_param("guild_id"),
+    Param("vp_id", {"type": "string"}),
+    Param("reason", {"type": "string"}, description="substring of the reason"),
+    Param("from", {"type": "string"}, description="a sender's user_id, guild_id or vp_id"),
+    Param("to", {"type": "string"}, description="a receiver's user_id, guild_id or vp_id"),
+    int_param("after", "epoch seconds"),
+    int_param("before", "epoch seconds"),
+)
+GRAPH_QUERY = (
+    id_param("guild_id"),
+    id_param("user_id"),
+    int_param("from", "epoch seconds"),
+    int_param("to", "epoch seconds"),
+    enum_param("interval", ("hour", "day", "week")),
+)
 
 
 def _snowflake(value: Any) -> int:
@@ -114,18 +153,39 @@ PROFILE = {
         "experience": _INT,
         "voicepoints": _INT,
         "level": _INT,
-        "pray": {"type": "object", "properties": {"date": _INT, "streak": _INT, "total": _INT}},
+        "pray": {
+            "type": "object",
+            "properties": {"date": _INT, "streak": _INT, "total": _INT},
+            "required": ["date", "streak", "total"],
+        },
         "text": {
             "type": ["object", "null"],
             "properties": {"level": _INT, "experience": _INT, "message_count": _INT},
+            "required": ["level", "experience", "message_count"],
         },
-        "timespent": {"type": "object", "properties": {"global": _INT}},
-        "data": {},
+        "timespent": {"type": "object", "properties": {"global": _INT}, "required": ["global"]},
+        "data": {"description": "free JSON the caller stored (any JSON value)"},
     },
     "required": ["id", "guild_id", "user_id", "experience", "voicepoints", "level", "pray", "text", "timespent"],
 }
-PROFILES = {"oneOf": [{"type": "array", "items": PROFILE}, {"type": "object"}]}
-PARTY = {"type": "object", "properties": {"id": _ID, "guild_id": _ID, "user_id": _ID}}
+PROFILES = {
+    "oneOf": [
+        {"type": "array", "items": PROFILE},
+        {
+            "type": "object",
+            "description": "view=tree: {guild_id: {user_id: profile}}, or {user_id: profile} for one guild",
+            "additionalProperties": {
+                "type": "object",
+                "additionalProperties": {"anyOf": [PROFILE, {"type": "object", "additionalProperties": PROFILE}]},
+            },
+        },
+    ]
+}
+PARTY = {
+    "type": "object",
+    "properties": {"id": _ID, "guild_id": _ID, "user_id": _ID},
+    "required": ["id", "guild_id", "user_id"],
+}
 TRANSACTION = {
     "type": "object",
     "properties": {
@@ -143,10 +203,15 @@ GUILD_IDS = {"type": "array", "items": _ID}
 STATS = {
     "type": "object",
     "properties": dict.fromkeys(("profiles", "guilds", "voicepoints", "timespent", "messages", "transactions"), _INT),
+    "required": ["profiles", "guilds", "voicepoints", "timespent", "messages", "transactions"],
 }
 GRAPH = {
     "type": "array",
-    "items": {"type": "object", "properties": {"t": _INT, "delta": _INT, "balance": _INT}},
+    "items": {
+        "type": "object",
+        "properties": {"t": _INT, "delta": _INT, "balance": _INT},
+        "required": ["t", "delta", "balance"],
+    },
 }
 
 
@@ -314,12 +379,24 @@ async def _listing(request: web.Request, guild_id: int | None) -> web.Response:
     return json_response([profile_json(m) for m in found])
 
 
-@voice.route("GET", "/profile", summary="List every profile (limit, page, view=list|tree)", response=PROFILES)
+@voice.route(
+    "GET",
+    "/profile",
+    summary="List every profile (limit, page, view=list|tree)",
+    response=PROFILES,
+    query=LISTING_QUERY,
+)
 async def list_profiles(request: web.Request) -> web.Response:
     return await _listing(request, None)
 
 
-@voice.route("GET", f"/profile/{GUILD}", summary="List a guild's profiles (limit, page, view)", response=PROFILES)
+@voice.route(
+    "GET",
+    f"/profile/{GUILD}",
+    summary="List a guild's profiles (limit, page, view)",
+    response=PROFILES,
+    query=LISTING_QUERY,
+)
 async def list_guild_profiles(request: web.Request) -> web.Response:
     return await _listing(request, _path_guild(request))
 
@@ -357,6 +434,7 @@ async def get_profile(request: web.Request) -> web.Response:
     body=ProfileBody,
     response=PROFILE,
     status=201,
+    query=(enum_param("overwrite", ("true", "false", "1", "0")),),
 )
 async def create_profile(request: web.Request) -> web.Response:
     guild_id, user_id = _path_ids(request)
@@ -499,6 +577,7 @@ async def _top(request: web.Request, guild_id: int | None) -> web.Response:
     "/profile/top",
     summary="Top profiles of every guild (by=points|levels|time|text-level|text-message|pray-streak, amount, offset)",
     response={"type": "array", "items": PROFILE},
+    query=TOP_QUERY,
 )
 async def top_all(request: web.Request) -> web.Response:
     return await _top(request, None)
@@ -509,6 +588,7 @@ async def top_all(request: web.Request) -> web.Response:
     f"/profile/{GUILD}/top",
     summary="Top profiles of one guild (by, amount, offset)",
     response={"type": "array", "items": PROFILE},
+    query=TOP_QUERY,
 )
 async def top_guild(request: web.Request) -> web.Response:
     return await _top(request, _path_guild(request))
@@ -522,6 +602,7 @@ async def top_guild(request: web.Request) -> web.Response:
     "/transaction",
     summary="Transactions, newest first (limit, page, user_id, guild_id, vp_id, reason, from, to, after, before)",
     response={"type": "array", "items": TRANSACTION},
+    query=TX_QUERY,
 )
 async def list_transactions(request: web.Request) -> web.Response:
     limit = _int_query(request, "limit", DEFAULT_LIMIT) or 0
@@ -620,6 +701,7 @@ async def post_transaction(request: web.Request) -> web.Response:
     "/transaction/graph",
     summary="Balance changes over time (guild_id, user_id with guild_id, from, to, interval=hour|day|week)",
     response=GRAPH,
+    query=GRAPH_QUERY,
 )
 async def transaction_graph(request: web.Request) -> web.Response:
     guild_id = _snowflake_query(request, "guild_id")
@@ -643,7 +725,13 @@ async def transaction_graph(request: web.Request) -> web.Response:
     return json_response([{"t": p.t, "delta": p.delta, "balance": p.balance} for p in points])
 
 
-@voice.route("GET", "/stats", summary="Profile-system statistics, overall or for guild_id", response=STATS)
+@voice.route(
+    "GET",
+    "/stats",
+    summary="Profile-system statistics, overall or for guild_id",
+    response=STATS,
+    query=(id_param("guild_id"),),
+)
 async def stats(request: web.Request) -> web.Response:
     guild_id = _snowflake_query(request, "guild_id")
     if guild_id is not None:

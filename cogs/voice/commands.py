@@ -10,6 +10,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from cogs._checks import is_manager
 from cogs._rankcard import rank_card_file
 from cogs.meta import format_duration
 from core import ledger, levels, voice
@@ -24,18 +25,6 @@ log = logging.getLogger(__name__)
 
 TOP_SIZE = 10
 TopChoice = Literal["points", "levels", "time", "text-level", "text-message", "pray-streak"]
-
-
-def is_manager():
-    """Manage Server is needed (checked here too, whatever the guild's command permissions say)."""
-
-    def predicate(interaction: discord.Interaction) -> bool:
-        permissions = getattr(interaction.user, "guild_permissions", None)
-        if permissions is None or not permissions.manage_guild:
-            raise app_commands.CheckFailure("You need the Manage Server permission for this.")
-        return True
-
-    return app_commands.check(predicate)
 
 
 async def ephemeral(interaction: discord.Interaction, text: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import itertools
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -147,4 +148,22 @@ async def test_balance_chart_and_public_leaderboard(sandbox: Sandbox, ids: Ids):
     rows = re.findall(r"<td class=rank>(\d+)</td><td class=name>([^<]+)</td><td class=points>(-?\d+)<", page)
     assert rows[:3] == [("1", "bram", "500"), ("2", "cleo", "300"), ("3", "ada", "50")]
     assert "<tbody></tbody>" in empty
+    assert_healthy(sandbox)
+
+
+async def test_start_time_is_live_while_the_member_is_in_voice(sandbox: Sandbox, ids: Ids, world):
+    lounge = next(channel.id for channel in world.guilds[0].channels if channel.name == "Lounge")
+    path = f"/api/guilds/{ids.guild}/users/{ids.member}"
+    status, body = await api(sandbox, "GET", path)
+    assert status == 200
+    assert body["response"]["startTime"] is None
+    joined = int(sandbox.clock.time())
+    await sandbox.fake.voice(ids.guild, ids.member, lounge)
+    await sandbox.fake.advance_clock(90)
+    _, body = await api(sandbox, "GET", path)
+    expected = datetime.fromtimestamp(joined, UTC).isoformat().replace("+00:00", "Z")
+    assert body["response"]["startTime"] == expected
+    await sandbox.fake.voice(ids.guild, ids.member, None)
+    _, body = await api(sandbox, "GET", path)
+    assert body["response"]["startTime"] is None
     assert_healthy(sandbox)

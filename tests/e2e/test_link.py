@@ -280,3 +280,15 @@ async def test_linked_guilds_are_announced_at_startup(world, e2e_settings: Setti
         contact = await sandbox.repos.website_contacts.last(ids.guild)
         assert contact is not None and contact.ok
         assert_healthy(sandbox)
+
+
+async def test_role_list_is_sent_when_roles_are_created_renamed_or_deleted(linked: Sandbox, ids: Ids, site):
+    role_id = await linked.fake.role(ids.guild, "create", name="Raiders")
+    assert {"id": role_id, "name": "Raiders"} in site.routes("discord/submit-role-list")[-1].body["roles"]
+    await linked.fake.role(ids.guild, "update", role_id=role_id, name="Veterans")
+    assert {"id": role_id, "name": "Veterans"} in site.routes("discord/submit-role-list")[-1].body["roles"]
+    await linked.fake.role(ids.guild, "delete", role_id=role_id)
+    last = site.routes("discord/submit-role-list")[-1].body["roles"]
+    assert role_id not in {role["id"] for role in last}
+    assert len(site.routes("discord/submit-role-list")) == 3
+    assert_healthy(linked)

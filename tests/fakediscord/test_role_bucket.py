@@ -1,13 +1,15 @@
-"""Member-role calls state their rate-limit bucket, so discord.py runs several of them at once."""
+"""Roles in the fake: member-role calls state their rate-limit bucket; people create, rename, delete roles."""
 
 from __future__ import annotations
 
 import asyncio
 
+import aiohttp
 import discord
 import pytest
 
 from fakediscord import FakeDiscord
+from fakediscord.commands import ActionError
 from fakediscord.server import ROLE_BUCKET_LIMIT
 
 from .conftest import BRAM, DAX, EVE, GUILD, MEMBER_ROLE, TestBot
@@ -32,3 +34,30 @@ async def test_role_calls_state_their_bucket(fake: FakeDiscord, bot: TestBot) ->
     refused = [call for call in fake.find_requests("PUT", r"/guilds/\d+/members/\d+/roles/\d+") if call.status == 403]
     assert len(refused) == 1
     assert "X-RateLimit-Limit" not in refused[0].headers
+
+
+async def test_a_person_creates_renames_and_deletes_a_role(fake: FakeDiscord, bot: TestBot) -> None:
+    guild = bot.get_guild(GUILD)
+    assert guild is not None
+    role_id = await fake.role(GUILD, "create", name="Raiders")
+    assert guild.get_role(role_id).name == "Raiders"  # type: ignore[union-attr]
+    await fake.role(GUILD, "update", role_id=role_id, name="Veterans")
+    assert guild.get_role(role_id).name == "Veterans"  # type: ignore[union-attr]
+    await fake.role(GUILD, "delete", role_id=role_id)
+    assert guild.get_role(role_id) is None
+    assert role_id not in fake.store.guilds[GUILD].roles
+    with pytest.raises(ActionError):
+        await fake.role(GUILD, "delete", role_id=role_id)
+
+
+async def test_the_role_control_route(fake: FakeDiscord, bot: TestBot) -> None:
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{fake.url}/_control/role", json={"guild_id": str(GUILD), "name": "Raiders"}) as answer:
+            assert answer.status == 200
+            role_id = int((await answer.json())["id"])
+        body = {"guild_id": str(GUILD), "action": "delete", "role_id": "1"}
+        async with http.post(f"{fake.url}/_control/role", json=body) as answer:
+            assert answer.status == 400
+    guild = bot.get_guild(GUILD)
+    assert guild is not None
+    assert guild.get_role(role_id).name == "Raiders"  # type: ignore[union-attr]

@@ -1,0 +1,156 @@
+"""``bench/run [--quick] [--only NAME] [--json] [--strict]``: every benchmark of Guildhall, one table.
+
+Each row is measured against a reference taken in the same run (a bare aiohttp server serving the
+same bytes, a raw ``executemany``, the same query on a smaller guild), so the ratio is what counts
+on a shared, noisy machine.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from bench import bulk_bench, growth_bench, http_bench
+
+RESULTS = http_bench.ROOT / "bench" / "results" / "latest.json"
+
+
+@dataclass(frozen=True)
+class Line:
+    target: str
+    name: str
+    figure: str
+    reference: str
+    ratio: float
+    goal: str
+    passed: bool
+
+
+def http_lines(rows: list[http_bench.Row]) -> list[Line]:
+    lines = []
+    for row in rows:
+        errors = "" if row.guildhall.clean and row.bare.clean else " (errors)"
+        lines.append(
+            Line(
+                "1 reads" if row.target == http_bench.READ_TARGET else "2 writes",
+                row.name,
+                f"{row.guildhall.requests_per_second:,.0f} req/s (p99 {row.guildhall.p99_ms:.1f} ms){errors}",
+                f"bare {row.bare.requests_per_second:,.0f} req/s",
+                row.ratio,
+                f">= {row.target:.2f}",
+                row.passed,
+            )
+        )
+    return lines
+
+
+def growth_lines(rows: list[growth_bench.GrowthRow], plans: dict[str, list[str]]) -> list[Line]:
+    lines = []
+    for row in rows:
+        small, large = min(row.p99_ms), max(row.p99_ms)
+        indexed = growth_bench.uses_indexes(plans.get(row.name, []))
+        lines.append(
+            Line(
+                "3 growth",
+                f"{row.name} p99 @{large:,}" + ("" if indexed else " (SCAN)"),
+                f"{row.large:.2f} ms",
+                f"{row.small:.2f} ms @{small:,}",
+                row.ratio,
+                f"<= {growth_bench.GROWTH_LIMIT:g}x, < {growth_bench.P99_LIMIT_MS:g} ms",
+                row.passed and indexed,
+            )
+        )
+    return lines
+
+
+def bulk_line(result: bulk_bench.BulkResult) -> Line:
+    return Line(
+        "4 bulk",
+        f"PATCH /profile/add x{bulk_bench.ITEMS:,}",
+        f"{result.api_rows_per_s:,.0f} rows/s",
+        f"executemany {result.raw_rows_per_s:,.0f} rows/s",
+        result.ratio,
+        f">= {bulk_bench.TARGET:.2f}",
+        result.passed,
+    )
+
+
+def format_table(lines: list[Line]) -> str:
+    header = ("target", "benchmark", "figure", "reference", "ratio", "goal", "result")
+    cells = [header]
+    for line in lines:
+        result = "pass" if line.passed else "FAIL"
+        cells.append((line.target, line.name, line.figure, line.reference, f"{line.ratio:.2f}", line.goal, result))
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    out = []
+    for n, row in enumerate(cells):
+        out.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+        if n == 0:
+            out.append("  ".join("-" * width for width in widths))
+    return "\n".join(out)
+
+
+def wanted(args: object, name: str) -> bool:
+    only = getattr(args, "only", None)
+    return not only or any(o.lower() in name.lower() for o in only)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = http_bench.parse_args(argv)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, http_bench._raise_interrupt)
+    pin = http_bench.pinning_available() and not args.no_pin
+    started = time.monotonic()
+    lines: list[Line] = []
+    plans: dict[str, list[str]] = {}
+    servers: list[http_bench.Server] = []
+    try:
+        with tempfile.TemporaryDirectory(prefix="guildhall-bench-") as tmp:
+            workdir = Path(tmp)
+            try:
+                if any(wanted(args, spec.name) for spec in http_bench.SPECS):
+                    lines += http_lines(http_bench.run(args, workdir, servers))
+                if wanted(args, "bulk PATCH /profile/add"):
+
+                    def start(db: Path) -> http_bench.Server:
+                        server = http_bench.Server("guildhall", ["--db", str(db)], workdir, pin=pin)
+                        servers.append(server)
+                        server.wait_ready()
+                        return server
+
+                    lines.append(bulk_line(bulk_bench.run(workdir, quick=args.quick, server_factory=start)))
+                if wanted(args, "growth"):
+                    rows, plans = growth_bench.run(workdir, quick=args.quick)
+                    lines += growth_lines(rows, plans)
+            finally:
+                for server in reversed(servers):
+                    server.stop()
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    placement = f"servers on CPU {http_bench.SERVER_CPU}, wrk on CPU {http_bench.WRK_CPU}" if pin else "not pinned"
+    print(
+        f"\nwrk -t{args.threads} -c{args.connections}, {args.rounds} interleaved round(s) of {args.warmup:g}s warm-up"
+        f" + {args.duration:g}s per server (medians); {placement}; {time.monotonic() - started:.0f}s in all\n"
+    )
+    print(format_table(lines))
+    if plans:
+        print("\nquery plans at the largest size:")
+        for name, plan in plans.items():
+            print(f"  {name}: {' | '.join(plan)}")
+    if args.json:
+        environment = http_bench.environment(args, pin)
+        data = {"environment": environment, "rows": [asdict(line) for line in lines], "plans": plans}
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        print(f"\nwrote {RESULTS.relative_to(http_bench.ROOT)}")
+    return 1 if args.strict and not all(line.passed for line in lines) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -293,9 +293,14 @@ class MemberRepository:
         amount: int,
         offset: int = 0,
         guild_ids: frozenset[int] = frozenset(),
+        members_only: bool = False,
     ) -> list[Member]:
-        """The best profiles by ``by``, walking the matching index; ``amount <= 0`` is all."""
+        """The best profiles by ``by``, walking the matching index; ``amount <= 0`` is all.
+
+        ``members_only`` leaves out bot profiles, as a public leaderboard does."""
         clauses, params = self._scope(guild_id, guild_ids)
+        if members_only:
+            clauses += " AND is_bot = 0"
         order = TOP_ORDER[by]
         if guild_id is not None:
             order = f"guild_id, {order}"

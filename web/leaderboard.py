@@ -91,8 +91,13 @@ async def leaderboard(request: web.Request) -> web.Response:
     if not guild.leaderboard_public:
         raise ApiError(404, "this server's leaderboard is not public")
     size = settings.leaderboard_page_size
-    members = await repos.members.top(guild_id, SORTS[by], amount=size + 1, offset=page * size)  # type: ignore[arg-type]
-    members = [member for member in members if not member.is_bot]
+    members = await repos.members.top(
+        guild_id,
+        SORTS[by],  # type: ignore[arg-type]
+        amount=size + 1,
+        offset=page * size,
+        members_only=True,
+    )
     bot = app[keys.BOT]
     rows = [
         Row(

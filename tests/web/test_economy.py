@@ -332,3 +332,11 @@ async def test_leaderboard_rows_sort_and_page(client_for, repos, clock, db_path)
     assert 'rel=next href="?by=points&amp;page=1"' in page or 'rel=next href="?by=points&page=1"' in page
     bad = await client.get(f"/leaderboard/{GUILD}?by=wealth")
     assert bad.status == 400
+    # The bot's own profile (the issuer of every balance here) never takes a member's place.
+    assert (await repos.members.get(GUILD, BOT)).is_bot
+    await repos.members.apply_edits(
+        [ProfileEdit(GUILD, BOT, message_count=1000)], add=True, bot_user_id=BOT, actor="t", now=0
+    )
+    assert await rows("?by=messages") == [(str(USER + 1), "1"), (str(USER), "2")]
+    assert "rel=next" in await (await client.get(f"/leaderboard/{GUILD}?by=messages")).text()
+    assert await rows("?by=messages&page=1") == [(str(USER + 2), "3")]

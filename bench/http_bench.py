@@ -1,8 +1,8 @@
-"""HTTP benchmarks: Guildhall's real app against a bare aiohttp app serving the same bytes.
+"""HTTP benchmarks (targets 1 and 2 of ``bench/run``): Guildhall's real app against a bare aiohttp app.
 
-``bench/run [--quick] [--json] [--strict]``. Each :class:`Spec` is one row: wrk drives the route on
-the Guildhall server, then the same method and path on a bare server that answers with the bytes
-Guildhall gave, and the row passes when Guildhall reaches ``target`` times the bare throughput.
+Each :class:`Spec` is one row: wrk drives the route on the Guildhall server, then the same method
+and path on a bare server that answers with the bytes Guildhall gave, in interleaved rounds, and
+the row passes when Guildhall's median reaches ``target`` times the bare median throughput.
 Servers run in their own processes, pinned to one core, and wrk to another, when possible.
 """
 

@@ -34,8 +34,10 @@ def user(index: int) -> int:
 
 def connect(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = OFF")  # a throwaway benchmark database, loaded once
+    # A throwaway benchmark database, loaded once: no journal while loading (a multi-GB WAL would
+    # be written twice); ``seed`` puts it back in WAL mode, as Guildhall runs it, when done.
+    conn.execute("PRAGMA journal_mode = OFF")
+    conn.execute("PRAGMA synchronous = OFF")
     conn.execute("PRAGMA cache_size = -524288")  # 512 MiB
     conn.execute("PRAGMA temp_store = MEMORY")
     return conn
@@ -168,6 +170,6 @@ def seed(path: Path, *, profiles: int, ledger_rows: int, events: int, now: int) 
         seed_message_events(conn, events, profiles, now)
         conn.execute("PRAGMA analysis_limit = 1000")
         conn.execute("ANALYZE")
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.execute("PRAGMA journal_mode = WAL")
     finally:
         conn.close()

@@ -15,7 +15,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bench import bulk_bench, growth_bench, http_bench
+from bench import bulk_bench, feature_bench, growth_bench, http_bench
 
 RESULTS = http_bench.ROOT / "bench" / "results" / "latest.json"
 
@@ -80,6 +80,38 @@ def bulk_line(result: bulk_bench.BulkResult) -> Line:
     )
 
 
+def feature_lines(args: object) -> list[Line]:
+    lines = []
+    if wanted(args, "rank card"):
+        card = feature_bench.rank_card(quick=getattr(args, "quick", False))
+        lines.append(
+            Line(
+                "features",
+                "rank card PNG render",
+                f"{card.figure_ms:.1f} ms",
+                f"blank PNG {card.reference_ms:.1f} ms",
+                card.ratio,
+                f"< {feature_bench.RANK_CARD_LIMIT_MS:g} ms",
+                card.figure_ms < feature_bench.RANK_CARD_LIMIT_MS,
+            )
+        )
+    if wanted(args, "applyRoleChanges"):
+        link = feature_bench.role_changes(quick=getattr(args, "quick", False))
+        batch_ms, single_ms = link["batch_seconds"] * 1000, link["one_by_one_seconds"] * 1000
+        lines.append(
+            Line(
+                "features",
+                f"POST /applyRoleChanges {link['changes']} changes / {link['members']} members",
+                f"{batch_ms:,.0f} ms",
+                f"one by one {single_ms:,.0f} ms",
+                batch_ms / single_ms if single_ms else float("inf"),
+                "< 5 s, all applied",
+                bool(link["batch_within_website_timeout"] and link["all_added"]),
+            )
+        )
+    return lines
+
+
 def format_table(lines: list[Line]) -> str:
     header = ("target", "benchmark", "figure", "reference", "ratio", "goal", "result")
     cells = [header]
@@ -127,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
                 if wanted(args, "growth"):
                     rows, plans = growth_bench.run(workdir, quick=args.quick)
                     lines += growth_lines(rows, plans)
+                lines += feature_lines(args)
             finally:
                 for server in reversed(servers):
                     server.stop()

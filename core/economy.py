@@ -495,15 +495,15 @@ async def member_facts(
     repos: Repositories, settings: Settings, member: Member, starts: Mapping[str, int]
 ) -> MemberFacts:
     guild_id, user_id = member.guild_id, member.user_id
+    flows = await repos.ledger.flows(member.party, starts)  # one read for every period's currency
     periods = {}
     for name, start in starts.items():
         activity = await repos.members.activity_since(guild_id, user_id, start)
-        changes = await repos.ledger.graph(guild_id=guild_id, user_id=user_id, since=start, until=None, interval="hour")
         periods[name] = PeriodFacts(
             totalxp=activity.experience,
             messages=activity.messages,
             voice_seconds=activity.voice_seconds,
-            currency=sum(point.delta for point in changes),
+            currency=flows.since[name],
         )
     curve, factor = await level_curve(repos, settings, guild_id)
     return MemberFacts(
@@ -513,7 +513,7 @@ async def member_facts(
         messages=member.message_count,
         voice_seconds=member.voice_seconds,
         balance=member.voicepoints,
-        spent=await repos.ledger.sent(member.party),
+        spent=flows.sent,
         voice_since=None,
         periods=periods,
     )

@@ -7,6 +7,7 @@ of work as the row it comes from; :meth:`LedgerRepository.verify_balances` prove
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -44,6 +45,14 @@ class UnknownTransaction(LedgerError):
 
 class AlreadyReversed(LedgerError):
     pass
+
+
+@dataclass(frozen=True, slots=True)
+class MemberFlows:
+    """What left a profile in all, and its net change since each of some moments."""
+
+    sent: int
+    since: dict[str, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -360,14 +369,28 @@ class LedgerRepository:
 
         return await self._storage.read(work)
 
-    async def sent(self, party: Party) -> int:
-        """The sum of the party's outgoing rows (the economy view's ``currencySpent``)."""
-        return await self._storage.read(
-            lambda conn: conn.execute(
-                "SELECT COALESCE(SUM(amount), 0) FROM ledger WHERE from_guild_id = ? AND from_user_id = ?",
-                (party.guild_id, party.user_id),
-            ).fetchone()[0]
+    async def flows(self, party: Party, starts: Mapping[str, int]) -> MemberFlows:
+        """The party's outgoing total and its net change since each of ``starts``, in one read."""
+        names = list(starts)
+        net = (
+            "(CASE WHEN to_guild_id = :g AND to_user_id = :u THEN amount ELSE 0 END)"
+            " - (CASE WHEN from_guild_id = :g AND from_user_id = :u THEN amount ELSE 0 END)"
         )
+        columns = ", ".join(
+            [
+                "COALESCE(SUM(CASE WHEN from_guild_id = :g AND from_user_id = :u THEN amount END), 0)",
+                *(f"COALESCE(SUM(CASE WHEN created_at >= :s{i} THEN {net} END), 0)" for i in range(len(names))),
+            ]
+        )
+        member_rows = "(to_guild_id = :g AND to_user_id = :u) OR (from_guild_id = :g AND from_user_id = :u)"
+        sql = f"SELECT {columns} FROM ledger WHERE {member_rows}"  # noqa: S608 - only numbered placeholders
+        params = {"g": party.guild_id, "u": party.user_id} | {f"s{i}": starts[name] for i, name in enumerate(names)}
+
+        def work(conn: sqlite3.Connection) -> MemberFlows:
+            sent, *changes = conn.execute(sql, params).fetchone()
+            return MemberFlows(sent=sent, since=dict(zip(names, changes, strict=True)))
+
+        return await self._storage.read(work)
 
     async def verify_balances(self) -> list[BalanceMismatch]:
         """Every profile whose balance differs from the sum of its ledger rows (empty when sound)."""

@@ -146,3 +146,16 @@ async def test_privacy_deletion_keeps_every_other_balance_equal_to_its_rows(repo
     assert (await repos.members.get(G, 2)).voicepoints == 4
     assert await repos.members.count_user_data(G, 1) == 0
     assert repos.members in repos.user_data_owners()
+
+
+async def test_flows_give_what_left_a_profile_and_its_net_change_per_period(repos: Repositories):
+    alice, bob = Party(G, 10), Party(G, 20)
+    await ledger.pay_from_self(
+        repos, guild_id=G, bot_user_id=BOT, user_id=10, amount=500, reason="r", actor="a", now=100
+    )
+    for source, target, amount, now in ((alice, bob, 120, 200), (bob, alice, 20, 300), (alice, bob, 30, 400)):
+        await ledger.send(repos, source, target, amount=amount, reason="gift", actor="a", now=now)
+    flows = await repos.ledger.flows(alice, {"all": 0, "late": 250, "last": 400, "future": 500})
+    assert flows.sent == 150
+    assert flows.since == {"all": 370, "late": -10, "last": -30, "future": 0}
+    assert (await repos.members.get(G, 10)).voicepoints == 370

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bench import bulk_bench, feature_bench, growth_bench, http_bench
+from bench import bulk_bench, feature_bench, growth_bench, http_bench, stall_bench, startup_bench
 
 RESULTS = http_bench.ROOT / "bench" / "results" / "latest.json"
 
@@ -112,6 +113,66 @@ def feature_lines(args: object) -> list[Line]:
     return lines
 
 
+def stall_lines(result: stall_bench.StallResult) -> list[Line]:
+    rates = f"{result.messages_per_s:,.0f} msg/s + {result.voice_per_s:,.0f} voice/s achieved"
+    errors = f", {result.errors} errors" if result.errors else ""
+    return [
+        Line(
+            "5 stall",
+            f"GET /profile p99 @{stall_bench.PROFILE_RATE:,.0f}/s open loop under Discord load",
+            f"{result.profile_p99_ms:.1f} ms (p50 {result.profile_p50_ms:.1f}; {rates}{errors})",
+            f"no load {result.reference_p99_ms:.1f} ms",
+            result.profile_p99_ms / result.reference_p99_ms if result.reference_p99_ms else float("inf"),
+            f"< {stall_bench.P99_LIMIT_MS:g} ms",
+            result.profile_p99_ms < stall_bench.P99_LIMIT_MS and result.errors == 0,
+        ),
+        Line(
+            "5 stall",
+            f"loop lag proxy: GET /status p99 @{stall_bench.STATUS_RATE:,.0f}/s",
+            f"{result.lag_p99_ms:.1f} ms",
+            f"/profile no load {result.reference_p99_ms:.1f} ms",
+            result.lag_p99_ms / result.reference_p99_ms if result.reference_p99_ms else float("inf"),
+            f"< {stall_bench.LAG_LIMIT_MS:g} ms",
+            result.lag_p99_ms < stall_bench.LAG_LIMIT_MS,
+        ),
+    ]
+
+
+def startup_lines(result: startup_bench.StartupResult) -> list[Line]:
+    size, ref = f"@{result.members:,}", f"@{startup_bench.REFERENCE_MEMBERS:,}"
+    growth = result.rss_end_mb - result.rss_start_mb
+    return [
+        Line(
+            "6 startup",
+            f"sandbox ready {size} members",
+            f"{result.ready_s:.1f} s (healthz {result.healthz_s:.1f} s)",
+            f"{result.reference_ready_s:.1f} s {ref}",
+            result.ready_s / result.reference_ready_s if result.reference_ready_s else float("inf"),
+            f"< {startup_bench.READY_LIMIT_S:g} s",
+            result.ready_s < startup_bench.READY_LIMIT_S,
+        ),
+        Line(
+            "6 startup",
+            f"RSS at ready {size} members",
+            f"{result.rss_mb:,.0f} MB",
+            f"{result.reference_rss_mb:,.0f} MB {ref}",
+            result.rss_mb / result.reference_rss_mb if result.reference_rss_mb else float("inf"),
+            f"< {startup_bench.RSS_LIMIT_MB:g} MB",
+            result.rss_mb < startup_bench.RSS_LIMIT_MB,
+        ),
+        Line(
+            "6 startup",
+            f"RSS slope, 2nd half of {result.load_seconds:g} s mixed load",
+            f"{result.slope_mb_per_min:+.1f} MB/min ({growth:+.0f} MB; {result.messages_per_s:,.0f} msg/s,"
+            f" {result.voice_per_s:,.0f} voice/s, /profile p99 {result.profile_p99_ms:.1f} ms)",
+            f"{result.rss_start_mb:,.0f} MB at start",
+            result.rss_end_mb / result.rss_start_mb if result.rss_start_mb else float("inf"),
+            f"< {startup_bench.SLOPE_LIMIT_MB_PER_MIN:g} MB/min",
+            result.slope_mb_per_min < startup_bench.SLOPE_LIMIT_MB_PER_MIN and result.errors == 0,
+        ),
+    ]
+
+
 def format_table(lines: list[Line]) -> str:
     header = ("target", "benchmark", "figure", "reference", "ratio", "goal", "result")
     cells = [header]
@@ -141,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     lines: list[Line] = []
     plans: dict[str, list[str]] = {}
     servers: list[http_bench.Server] = []
+    processes: list[subprocess.Popen[bytes]] = []  # the stall and startup benchmarks' sandboxes and clients
     try:
         with tempfile.TemporaryDirectory(prefix="guildhall-bench-") as tmp:
             workdir = Path(tmp)
@@ -160,7 +222,13 @@ def main(argv: list[str] | None = None) -> int:
                     rows, plans = growth_bench.run(workdir, quick=args.quick)
                     lines += growth_lines(rows, plans)
                 lines += feature_lines(args)
+                if wanted(args, "stall"):
+                    lines += stall_lines(stall_bench.run(workdir, quick=args.quick, pin=pin, processes=processes))
+                if wanted(args, "startup"):
+                    lines += startup_lines(startup_bench.run(workdir, quick=args.quick, pin=pin, processes=processes))
             finally:
+                for process in reversed(processes):
+                    stall_bench.stop_process(process)
                 for server in reversed(servers):
                     server.stop()
     except KeyboardInterrupt:

@@ -189,31 +189,30 @@ class Economy(commands.Cog):
     @app_commands.command(name="rep")
     async def rep(self, interaction: discord.Interaction[Guildhall], member: discord.Member) -> None:
         """Give a member +1 reputation (once a day)."""
-        assert interaction.guild is not None
-        try:
-            total = await economy.give_rep(
-                self.bot.repos,
-                self.bot.settings.economy,
-                interaction.guild.id,
-                giver_id=interaction.user.id,
-                receiver_id=member.id,
-                receiver_is_bot=member.bot,
-                now=self._now(),
-            )
-        except EconomyError as error:
-            await interaction.response.send_message(explain(error), ephemeral=True)
-            return
-        await interaction.response.send_message(f"+1 reputation for {member.mention} (now {total}).")
+        total = await self._give(interaction, member, economy.REP)
+        if total is not None:
+            await interaction.response.send_message(f"+1 reputation for {member.mention} (now {total}).")
 
     @app_commands.command(name="like")
     async def like(self, interaction: discord.Interaction[Guildhall], member: discord.Member) -> None:
         """Like a member (once a day per member)."""
+        total = await self._give(interaction, member, economy.LIKE)
+        if total is not None:
+            await interaction.response.send_message(
+                f"{interaction.user.mention} likes {member.mention} ({total} likes)."
+            )
+
+    async def _give(
+        self, interaction: discord.Interaction[Guildhall], member: discord.Member, what: economy.Appreciation
+    ) -> int | None:
+        """The receiver's new total, or None after explaining why not."""
         assert interaction.guild is not None
         try:
-            total = await economy.give_like(
+            return await economy.give(
                 self.bot.repos,
                 self.bot.settings.economy,
                 interaction.guild.id,
+                what,
                 giver_id=interaction.user.id,
                 receiver_id=member.id,
                 receiver_is_bot=member.bot,
@@ -221,8 +220,7 @@ class Economy(commands.Cog):
             )
         except EconomyError as error:
             await interaction.response.send_message(explain(error), ephemeral=True)
-            return
-        await interaction.response.send_message(f"{interaction.user.mention} likes {member.mention} ({total} likes).")
+            return None
 
     @app_commands.command(name="balance")
     async def balance(self, interaction: discord.Interaction[Guildhall], member: discord.Member | None = None) -> None:

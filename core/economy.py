@@ -9,6 +9,7 @@ message count and ``xp``/``totalxp``/``level`` follow the guild's level curve.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -201,56 +202,50 @@ def _check_receiver(giver_id: int, receiver_id: int, receiver_is_bot: bool, what
         raise EconomyError(f"bots don't take {what}")
 
 
-async def give_rep(
+@dataclass(frozen=True, slots=True)
+class Appreciation:
+    """Something a member gives another once per cooldown: reputation or a like."""
+
+    kind: str
+    noun: str
+    cooldown_setting: str
+    per_receiver: bool  # the cooldown counts per receiver (likes) or for any receiver (reputation)
+    too_soon: str
+
+
+REP = Appreciation("rep", "reputation", "rep_cooldown_hours", False, "you have given reputation recently")
+LIKE = Appreciation("like", "likes", "like_cooldown_hours", True, "you have liked this member recently")
+
+
+async def give(
     repos: Repositories,
     settings: EconomySettings,
     guild_id: int,
+    what: Appreciation,
     *,
     giver_id: int,
     receiver_id: int,
     receiver_is_bot: bool,
     now: int,
 ) -> int:
-    """+1 reputation, once per cooldown per giver; returns the receiver's new total."""
-    _check_receiver(giver_id, receiver_id, receiver_is_bot, "reputation")
+    """+1 of ``what``, once per cooldown; returns the receiver's new total."""
+    _check_receiver(giver_id, receiver_id, receiver_is_bot, what.noun)
     try:
         return await repos.economy.give(
-            "rep",
+            what.kind,
             guild_id,
             receiver_id,
             giver_id=giver_id,
             now=now,
-            cooldown=int(settings.rep_cooldown_hours * 3600),
-            per_receiver=False,
+            cooldown=int(getattr(settings, what.cooldown_setting) * 3600),
+            per_receiver=what.per_receiver,
         )
     except OnCooldown as error:
-        raise Cooldown("you have given reputation recently", error.retry_at) from None
+        raise Cooldown(what.too_soon, error.retry_at) from None
 
 
-async def give_like(
-    repos: Repositories,
-    settings: EconomySettings,
-    guild_id: int,
-    *,
-    giver_id: int,
-    receiver_id: int,
-    receiver_is_bot: bool,
-    now: int,
-) -> int:
-    """+1 like, once per cooldown per giver and receiver; returns the receiver's new total."""
-    _check_receiver(giver_id, receiver_id, receiver_is_bot, "likes")
-    try:
-        return await repos.economy.give(
-            "like",
-            guild_id,
-            receiver_id,
-            giver_id=giver_id,
-            now=now,
-            cooldown=int(settings.like_cooldown_hours * 3600),
-            per_receiver=True,
-        )
-    except OnCooldown as error:
-        raise Cooldown("you have liked this member recently", error.retry_at) from None
+give_rep = functools.partial(give, what=REP)
+give_like = functools.partial(give, what=LIKE)
 
 
 async def adjust_rp(repos: Repositories, guild_id: int, user_id: int, delta: int, *, now: int) -> int:

@@ -19,7 +19,7 @@ from aiohttp import web
 from .messages import build_message, edit_message, request_files
 from .payloads import Json, number_components
 from .rest import body_dict, no_content, ok
-from .state import Message, StateError, unknown
+from .state import Message, StateError, form_error, unknown
 
 if TYPE_CHECKING:
     from .server import FakeDiscord
@@ -173,16 +173,7 @@ class Interactions:
         data = body.get("data") or {}
         files = request_files(request)
         if kind not in KINDS or (kind in (6, 7) and record.message_id is None) or (kind == 8 and record.type != 4):
-            raise StateError(
-                400,
-                50035,
-                "Invalid Form Body",
-                {
-                    "type": {
-                        "_errors": [{"code": "BASE_TYPE_CHOICES", "message": f"Value must be one of {sorted(KINDS)}."}]
-                    }
-                },
-            )
+            raise form_error("type", f"Value must be one of {sorted(KINDS)}.", "BASE_TYPE_CHOICES")
         message: Message | None = None
         if kind == 4:
             message = self._new_message(record, data, files)

@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from .payloads import Json, guess_content_type, mentions, normalise_embeds, number_components
-from .state import Attachment, Message, State, StateError
+from .state import Attachment, Message, State, StateError, form_error
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +39,6 @@ def request_body(request: web.Request) -> Any:
 
 def request_files(request: web.Request) -> list[UploadedFile]:
     return request.get(FILES_KEY) or []
-
-
-def form_error(field: str, message: str, code: str = "BASE_TYPE_INVALID") -> StateError:
-    return StateError(400, 50035, "Invalid Form Body", {field: {"_errors": [{"code": code, "message": message}]}})
 
 
 async def read_body(request: web.Request) -> tuple[Any, list[UploadedFile]]:

@@ -14,7 +14,7 @@ from aiohttp import web
 from .messages import request_body
 from .payloads import Json
 from .responses import json_response
-from .state import VOICE_TYPES, Channel, Guild, StateError, missing_permissions, unknown
+from .state import VOICE_TYPES, Channel, Guild, StateError, form_error, missing_permissions, unknown
 
 if TYPE_CHECKING:
     from .server import FakeDiscord
@@ -67,16 +67,7 @@ def body_dict(request: web.Request) -> Json:
     if body is None:
         return {}
     if not isinstance(body, dict):
-        raise StateError(
-            400,
-            50035,
-            "Invalid Form Body",
-            {
-                "_root": {
-                    "_errors": [{"code": "DICT_TYPE_CONVERT", "message": "Only dictionaries may be used in a DictType"}]
-                }
-            },
-        )
+        raise form_error("_root", "Only dictionaries may be used in a DictType", "DICT_TYPE_CONVERT")
     return body
 
 
@@ -84,12 +75,7 @@ def snowflake_of(value: Any, field: str) -> int:
     try:
         number = int(value)
     except (TypeError, ValueError):
-        raise StateError(
-            400,
-            50035,
-            "Invalid Form Body",
-            {field: {"_errors": [{"code": "NUMBER_TYPE_COERCE", "message": f'Value "{value}" is not snowflake.'}]}},
-        ) from None
+        raise form_error(field, f'Value "{value}" is not snowflake.', "NUMBER_TYPE_COERCE") from None
     return number
 
 
@@ -172,12 +158,7 @@ class RestApi:
         commands = []
         for index, item in enumerate(body):
             if not isinstance(item, dict) or not isinstance(item.get("name"), str):
-                raise StateError(
-                    400,
-                    50035,
-                    "Invalid Form Body",
-                    {str(index): {"_errors": [{"code": "BASE_TYPE_REQUIRED", "message": "name is required"}]}},
-                )
+                raise form_error(str(index), "name is required", "BASE_TYPE_REQUIRED")
             command_id = previous.get((item["name"], item.get("type", 1))) or self.state.snowflake()
             commands.append(self.payloads.command(item, guild_id=guild_id, command_id=command_id))
         if guild_id is None:
@@ -210,16 +191,7 @@ class RestApi:
         body = body_dict(request)
         name = body.get("name")
         if not isinstance(name, str) or not 1 <= len(name) <= 100:
-            raise StateError(
-                400,
-                50035,
-                "Invalid Form Body",
-                {
-                    "name": {
-                        "_errors": [{"code": "BASE_TYPE_BAD_LENGTH", "message": "Must be between 1 and 100 in length."}]
-                    }
-                },
-            )
+            raise form_error("name", "Must be between 1 and 100 in length.", "BASE_TYPE_BAD_LENGTH")
         kind = int(body.get("type") or 0)
         if kind not in (0, 2, 4, 13):
             raise StateError(400, 50035, "Invalid Form Body")
@@ -227,16 +199,7 @@ class RestApi:
         if parent_id is not None:
             parent = self.state.channels.get(int(parent_id))
             if parent is None or parent.guild_id != guild.id or parent.type != 4:
-                raise StateError(
-                    400,
-                    50035,
-                    "Invalid Form Body",
-                    {
-                        "parent_id": {
-                            "_errors": [{"code": "CHANNEL_PARENT_INVALID", "message": "Category does not exist"}]
-                        }
-                    },
-                )
+                raise form_error("parent_id", "Category does not exist", "CHANNEL_PARENT_INVALID")
         channel = Channel(
             id=self.state.snowflake(),
             name=name if kind in (*VOICE_TYPES, 4) else name.lower().replace(" ", "-"),

@@ -11,7 +11,7 @@ from .messages import build_message, edit_message, request_files
 from .payloads import CUSTOM_EMOJI, Json, emoji
 from .responses import error_response
 from .rest import body_dict, no_content, ok
-from .state import DM_TYPE, TEXT_TYPES, Channel, Message, StateError, missing_permissions, unknown
+from .state import DM_TYPE, TEXT_TYPES, Channel, Message, StateError, form_error, missing_permissions, unknown
 
 if TYPE_CHECKING:
     from .server import FakeDiscord
@@ -84,16 +84,7 @@ class ChannelApi:
         body = body_dict(request)
         name = body.get("name", channel.name)
         if "name" in body and (not isinstance(name, str) or not 1 <= len(name) <= 100):
-            raise StateError(
-                400,
-                50035,
-                "Invalid Form Body",
-                {
-                    "name": {
-                        "_errors": [{"code": "BASE_TYPE_BAD_LENGTH", "message": "Must be between 1 and 100 in length."}]
-                    }
-                },
-            )
+            raise form_error("name", "Must be between 1 and 100 in length.", "BASE_TYPE_BAD_LENGTH")
         if "name" in body or "topic" in body:
             limited = self._rename_limited(channel)
             if limited is not None:

@@ -161,6 +161,11 @@ class StateError(Exception):
         self.errors = errors
 
 
+def form_error(field: str, message: str, code: str = "BASE_TYPE_INVALID") -> StateError:
+    """Discord's 400/50035 "Invalid Form Body", naming the field and what is wrong with it."""
+    return StateError(400, 50035, "Invalid Form Body", {field: {"_errors": [{"code": code, "message": message}]}})
+
+
 UNKNOWN = {
     "guild": (10004, "Unknown Guild"),
     "channel": (10003, "Unknown Channel"),

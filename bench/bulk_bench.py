@@ -4,6 +4,11 @@ Both add the same deltas (experience and voice time) to the same 10,000 seeded m
 database: Guildhall through its HTTP API (validation, one all-or-nothing unit of work, the full
 profiles answered), the reference through a plain ``sqlite3`` connection, one ``executemany`` in
 one transaction. Runs alternate (raw, API, raw, API, ...) and the medians are compared.
+
+Where the API's time goes (py-spy, 2026-11-26): the unit of work is one ``UPDATE ... FROM
+json_each(...) RETURNING`` per set of touched columns (about 1.8x the raw ``executemany``: reading
+back 10,000 rows costs about as much as updating them), then building the profiles; parsing
+(``orjson``) and checking the items take a fifth, the answer (``orjson``) a tenth.
 """
 
 from __future__ import annotations

@@ -1,16 +1,20 @@
 """Target 5 of ``bench/run``: the bot's Discord traffic does not stall the API.
 
-The sandbox (fakediscord + the bot + the API) runs as its own process, ``bot.py sandbox``. A load
-process drives fakediscord's control API with messages (up to 2,000/s) and voice-state updates (up
-to 500/s) from several concurrent tasks; control calls return once the bot handled their events,
-so the rate actually achieved is reported. A probe process sends ``GET /profile/{g}/{u}`` open loop
-at a fixed 1,000 requests/s (requests are scheduled by time and latency runs from the scheduled
-send time, so a stalled server cannot hide queued requests), and ``GET /status`` at 200/s. The
-event loop inside the bot process cannot be reached from outside, so the p99 of ``/status`` (a
-route that does no I/O) stands in for event-loop lag. The reference is the same ``/profile`` probe
-with no Discord load, in the same run.
+fakediscord runs as its own process (``python -m fakediscord``) on CPU 0, as Discord runs on
+other machines; the bot and its API (``bot.py run``, pointed at it through ``[discord] api_base``
+and ``gateway_url``, on its real clock) on CPU 1. fakediscord generates the Discord load itself
+(``POST /_control/load``: 2,000 messages/s and 500 voice-state updates/s from the guild's 1,000
+generated members) and reports what it delivered; its gateway websocket pushes back when the bot
+reads slower, so delivered is what the bot took in. A probe process on CPU 0 sends
+``GET /profile/{g}/{u}`` open loop at a fixed 1,000 requests/s (requests are scheduled by time and
+latency runs from the scheduled send time, so a stalled server cannot hide queued requests). Event-
+loop lag comes from the bot's own probe (``/healthz`` ``loop_lag_ms`` over the loaded seconds). The
+reference is the same probe with no Discord load, in the same run. After the load the bot is
+stopped (SIGTERM) and the messages it counted are read from its database: every delivered message
+must be there.
 
-``python -m bench.stall_bench probe|load ...`` are the two client processes (used by the driver).
+``python -m bench.stall_bench probe|load ...`` are the client processes (``load`` drives the
+control API from many tasks; the start-up benchmark uses it against a whole sandbox).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import os
 import queue
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -207,14 +212,16 @@ def result_of(process: subprocess.Popen[bytes], timeout: float) -> dict[str, obj
     return json.loads(out.decode().strip().splitlines()[-1])
 
 
-def probe_args(sandbox: SandboxProcess, seconds: float, rate: float = PROFILE_RATE) -> list[str]:
+def probe_args(
+    sandbox: SandboxProcess | SplitSandbox, seconds: float, rate: float = PROFILE_RATE, status_rate: float = STATUS_RATE
+) -> list[str]:
     path = f"/profile/{GUILD}/{MEMBER}"
     return [
         sandbox.api_url,
         sandbox.key,
         path,
         f"--rate={rate}",
-        f"--status-rate={STATUS_RATE}",
+        f"--status-rate={status_rate}",
         f"--seconds={seconds}",
     ]
 
@@ -244,51 +251,170 @@ def send_seed_message(sandbox: SandboxProcess) -> None:
         pass
 
 
-# --- the run --------------------------------------------------------------------------------
+# --- the run ---------------------------------------------------------------------------------
+
+BOT_TOKEN = "bench-token"
+
+
+class SplitSandbox:
+    """fakediscord and the bot as two processes: the fake on the client CPU, the bot on the server CPU."""
+
+    def __init__(self, workdir: Path, members: int, *, pin: bool) -> None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        world = workdir / "split.world.toml"
+        world.write_text(world_toml(members), encoding="utf-8")
+        self.db = workdir / "split.sqlite3"
+        self.api_port, self.discord_port = free_port(), free_port()
+        self.api_url = f"http://127.0.0.1:{self.api_port}"
+        self.control_url = f"http://127.0.0.1:{self.discord_port}"
+        config = workdir / "split.toml"
+        config.write_text(
+            f'[discord]\ntoken = "{BOT_TOKEN}"\napi_base = "{self.control_url}/api/v10"\n'
+            f'gateway_url = "ws://127.0.0.1:{self.discord_port}/gateway"\n[api]\nport = {self.api_port}\n',
+            encoding="utf-8",
+        )
+        self.log_path = workdir / "split.bot.stderr"
+        python = str(Path(sys.executable))
+        bot = [python, "bot.py", "--config", str(config), "--db", str(self.db)]
+        created = subprocess.run([*bot, "apikey", "create", "bench"], cwd=ROOT, capture_output=True, check=True)
+        self.key = created.stdout.decode().strip().splitlines()[-1]
+        server = ["taskset", "-c", SERVER_CPU] if pin else []
+        client_cpu = ["taskset", "-c", CLIENT_CPU] if pin else []
+        fake = [python, "-m", "fakediscord", "--world", str(world), "--port", str(self.discord_port)]
+        self.fake = subprocess.Popen(
+            [*client_cpu, *fake, "--token", BOT_TOKEN], cwd=ROOT, stdout=subprocess.DEVNULL, start_new_session=True
+        )
+        self.started = time.monotonic()
+        with self.log_path.open("wb") as stderr:
+            self.bot = subprocess.Popen(
+                [*server, *bot, "run"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True
+            )
+
+    def wait_ready(self) -> None:
+        """Until the bot logged that it is ready (every member chunk in) and ``/healthz`` answers 200."""
+        deadline = self.started + READY_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.bot.poll() is not None or self.fake.poll() is not None:
+                break
+            if "ready as" in self.log_path.read_text(errors="replace") and get_json(self.api_url + "/healthz"):
+                return
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"the bot did not start:\n{self.log_path.read_text(errors='replace')[-4000:]}")
+
+    def lag(self, seconds: float) -> dict[str, float]:
+        health = get_json(f"{self.api_url}/healthz?window={min(60.0, seconds):g}")
+        assert health is not None, "/healthz did not answer"
+        return health["loop_lag_ms"]
+
+    def counted_messages(self) -> int:
+        """Messages the bot counted in the guild, read from its database once it stopped."""
+        with contextlib.closing(sqlite3.connect(f"file:{self.db}?mode=ro", uri=True)) as conn:
+            return conn.execute(
+                "SELECT COALESCE(SUM(message_count), 0) FROM members WHERE guild_id = ?", (GUILD,)
+            ).fetchone()[0]
+
+    def stop(self) -> None:
+        stop_process(self.bot)
+        stop_process(self.fake)
+
+
+def get_json(url: str, body: dict[str, object] | None = None, timeout: float = 5.0) -> dict[str, object] | None:
+    """GET (or POST ``body``) and decode; None when the server does not answer 200."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return json.loads(response.read()) if response.status == 200 else None
+    except (OSError, urllib.error.URLError, ValueError):
+        return None
+
+
+def wait_for_profile(setup: SplitSandbox, timeout: float = 15.0) -> None:
+    """The probed member posts once (through the control API) and the bot counts it."""
+    posted = get_json(
+        setup.control_url + "/_control/message",
+        {"guild_id": str(GUILD), "channel_id": str(TEXT_CHANNEL), "user_id": str(MEMBER), "content": "hello"},
+    )
+    assert posted is not None, "fakediscord refused the seed message"
+    request = urllib.request.Request(f"{setup.api_url}/profile/{GUILD}/{MEMBER}", headers={"Authorization": setup.key})
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError, urllib.error.URLError), urllib.request.urlopen(request, timeout=5):
+            return
+        time.sleep(0.1)
+    raise RuntimeError("the probed member's profile never appeared")
 
 
 @dataclass
 class StallResult:
     reference_p99_ms: float
+    reference_lag_p99_ms: float
     profile_p99_ms: float
     profile_p50_ms: float
     lag_p99_ms: float
+    lag_max_ms: float
     profile_rate: float
     messages_per_s: float
     voice_per_s: float
+    messages_delivered: int
+    messages_counted: int
     errors: int
 
     @property
     def passed(self) -> bool:
-        return self.profile_p99_ms < P99_LIMIT_MS and self.lag_p99_ms < LAG_LIMIT_MS and self.errors == 0
+        return self.profile_p99_ms < P99_LIMIT_MS and self.lag_p99_ms < LAG_LIMIT_MS and self.complete
+
+    @property
+    def complete(self) -> bool:
+        """No request failed, the load reached its rates, and every delivered message was counted."""
+        rates = self.messages_per_s >= 0.95 * MESSAGE_RATE and self.voice_per_s >= 0.95 * VOICE_RATE
+        return self.errors == 0 and rates and self.messages_counted == self.messages_delivered
 
 
 def run(workdir: Path, *, quick: bool, pin: bool, processes: list[subprocess.Popen[bytes]]) -> StallResult:
     reference_seconds, loaded_seconds = (8.0, 12.0) if quick else (20.0, 40.0)
-    sandbox = SandboxProcess(workdir / "stall", 1000, pin=pin)
-    processes.append(sandbox.process)
-    sandbox.wait_ready()
-    send_seed_message(sandbox)
-    reference = result_of(client("probe", probe_args(sandbox, reference_seconds), pin=pin), reference_seconds + 30)
-    load = client("load", load_args(sandbox, loaded_seconds + 2, MESSAGE_RATE, VOICE_RATE, 1000), pin=pin)
-    processes.append(load)
+    setup = SplitSandbox(workdir / "stall", 1000, pin=pin)
+    processes += [setup.fake, setup.bot]
+    setup.wait_ready()
+    wait_for_profile(setup)
+    reference = result_of(client("probe", probe_args(setup, reference_seconds, status_rate=0), pin=pin), 60)
+    reference_lag = setup.lag(reference_seconds)
+    stream: dict[str, object] = {}
+    load = {
+        "guild_id": str(GUILD),
+        "channel_id": str(TEXT_CHANNEL),
+        "messages_per_s": MESSAGE_RATE,
+        "voice_per_s": VOICE_RATE,
+        "seconds": loaded_seconds + 2,
+    }
+    timeout = loaded_seconds + 60
+    streamer = threading.Thread(
+        target=lambda: stream.update(get_json(setup.control_url + "/_control/load", load, timeout) or {}), daemon=True
+    )
+    streamer.start()
     time.sleep(1.0)
-    probe = client("probe", probe_args(sandbox, loaded_seconds), pin=pin)
-    processes.append(probe)
-    loaded = result_of(probe, loaded_seconds + 30)
-    achieved = result_of(load, loaded_seconds + 30)
-    sandbox.stop()
-    ref_profile, profile, status = reference["profile"], loaded["profile"], loaded["status"]
-    assert isinstance(ref_profile, dict) and isinstance(profile, dict) and isinstance(status, dict)
+    loaded = result_of(client("probe", probe_args(setup, loaded_seconds, status_rate=0), pin=pin), timeout)
+    lag = setup.lag(loaded_seconds)
+    streamer.join(timeout)
+    stop_process(setup.bot)  # SIGTERM: the bot flushes what it gathered, then stops
+    counted = setup.counted_messages() - 1  # the seed message
+    setup.stop()
+    ref_profile, profile = reference["profile"], loaded["profile"]
+    assert isinstance(ref_profile, dict) and isinstance(profile, dict)
     return StallResult(
         reference_p99_ms=ref_profile["p99_ms"],
+        reference_lag_p99_ms=reference_lag["p99"],
         profile_p99_ms=profile["p99_ms"],
         profile_p50_ms=profile["p50_ms"],
-        lag_p99_ms=status["p99_ms"],
+        lag_p99_ms=lag["p99"],
+        lag_max_ms=lag["max"],
         profile_rate=profile["rate"],
-        messages_per_s=float(achieved["messages_per_s"]),  # type: ignore[arg-type]
-        voice_per_s=float(achieved["voice_per_s"]),  # type: ignore[arg-type]
-        errors=int(profile["errors"]) + int(status["errors"]) + int(achieved["errors"]),  # type: ignore[call-overload]
+        messages_per_s=float(stream.get("messages_per_s", 0.0)),  # type: ignore[arg-type]
+        voice_per_s=float(stream.get("voice_per_s", 0.0)),  # type: ignore[arg-type]
+        messages_delivered=int(stream.get("messages", 0)),  # type: ignore[call-overload]
+        messages_counted=counted,
+        errors=int(profile["errors"]) + (0 if stream else 1),
     )
 
 

@@ -11,11 +11,19 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from cogs._batch import Batcher
 from cogs._checks import is_manager
 from cogs._serverstats_discord import DiscordStats, chart_png
 from core import counters, serverstats
 from core.clock import Timer
-from core.serverstats import DiscordUnavailable, InvalidSettings, ModuleDisabled, ModuleEnabled, SettingsMissing
+from core.serverstats import (
+    DiscordUnavailable,
+    GatheredMessage,
+    InvalidSettings,
+    ModuleDisabled,
+    ModuleEnabled,
+    SettingsMissing,
+)
 
 if TYPE_CHECKING:
     from guildhall.bot import Guildhall
@@ -62,8 +70,12 @@ class ServerStats(commands.GroupCog, group_name="serverstats"):
         config = bot.settings.serverstats
         self.budget = counters.RenameBudget(config.renames_per_window, config.rename_window)
         self._timers: list[Timer] = []
+        self.messages: Batcher[tuple[int, GatheredMessage]] = Batcher(
+            self.record_messages, name="message statistics", track=bot.track, report=bot.report_failure
+        )
 
     async def cog_load(self) -> None:
+        self.bot.add_message_sink(self.gather_message)
         config = self.bot.settings.serverstats
         clock = self.bot.clock
         self._timers = [
@@ -72,8 +84,10 @@ class ServerStats(commands.GroupCog, group_name="serverstats"):
         ]
 
     async def cog_unload(self) -> None:
+        self.bot.remove_message_sink(self.gather_message)
         for timer in self._timers:
             timer.cancel()
+        await self.messages.close()
 
     def now(self) -> int:
         return int(self.bot.clock.time())
@@ -105,21 +119,19 @@ class ServerStats(commands.GroupCog, group_name="serverstats"):
                 label=command.qualified_name,
             )
 
-    @commands.Cog.listener()
-    async def on_message(self, message: discord.Message) -> None:
+    def gather_message(self, message: discord.Message) -> None:
+        """A message sink: every guild message is gathered for the statistics (written in batches)."""
         if message.guild is None:
             return
-        with contextlib.suppress(ModuleDisabled):
-            await serverstats.record(
-                self.bot.repos,
-                message.guild.id,
-                "message",
-                now=self.now(),
-                user_id=message.author.id,
-                channel_id=message.channel.id,
-                ref_id=message.id,
-                is_bot=message.author.bot,
-            )
+        gathered = GatheredMessage(message.author.id, message.channel.id, message.id, message.author.bot, self.now())
+        self.messages.add((message.guild.id, gathered))
+
+    async def record_messages(self, batch: list[tuple[int, GatheredMessage]]) -> None:
+        by_guild: dict[int, list[GatheredMessage]] = {}
+        for guild_id, gathered in batch:
+            by_guild.setdefault(guild_id, []).append(gathered)
+        for guild_id, messages in by_guild.items():
+            await serverstats.record_messages(self.bot.repos, guild_id, messages)
 
     @commands.Cog.listener()
     async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:

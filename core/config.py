@@ -53,6 +53,15 @@ class DiscordSettings(Section):
     owner_ids: list[int] = Field(default_factory=list)
     api_base: str = ""
     gateway_url: str = ""
+    global_rate_limit: str = "50/1"
+    member_role_rate_limit: str = "10/1"
+    rate_limit_margin: Annotated[float, Field(ge=0, le=5)] = 0.05
+
+    @field_validator("global_rate_limit", "member_role_rate_limit")
+    @classmethod
+    def _rate_parses(cls, value: str) -> str:
+        RateLimit.parse(value)
+        return value
 
 
 class ApiSettings(Section):

@@ -8,13 +8,12 @@ message count and ``xp``/``totalxp``/``level`` follow the guild's level curve.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from core import ledger, levels, voice
@@ -27,6 +26,7 @@ from storage.economy import (
     Item,
     NotEnoughStock,
     OnCooldown,
+    ProfileSnapshot,
     Stack,
     StockOverflow,
     UnknownItem,
@@ -44,6 +44,7 @@ MAX_XP_CHANGE = 100_000
 MAX_RP_CHANGE = 100
 MAX_NAME = 100
 MAX_DESCRIPTION = 300
+T = TypeVar("T")
 
 
 class EconomyError(Exception):
@@ -121,6 +122,25 @@ def period_starts(now: float, zone: ZoneInfo) -> dict[str, int]:
     month = day.replace(day=1)
     year = month.replace(month=1)
     return {name: int(start.timestamp()) for name, start in zip(PERIODS, (day, week, month, year), strict=True)}
+
+
+# zone name -> (start of its current day, start of the next, that day's period starts). A pure
+# function's memo: every start is the same from a day's first second to its last.
+_CURRENT_DAYS: dict[str, tuple[int, int, dict[str, int]]] = {}
+LONGEST_DAY = 26 * 3600  # a local day lasts 23 to 25 hours: this far past its start is the next day
+
+
+def current_periods(now: float, zone_name: str) -> tuple[dict[str, int], int]:
+    """:func:`period_starts` in ``zone_name`` and the moment they next change (the next local midnight)."""
+    known = _CURRENT_DAYS.get(zone_name)
+    if known is not None and known[0] <= now < known[1]:
+        return known[2], known[1]
+    zone = ZoneInfo(zone_name)
+    starts = period_starts(now, zone)
+    until = period_starts(starts["daily"] + LONGEST_DAY, zone)["daily"]
+    if starts["daily"] <= now < until:
+        _CURRENT_DAYS[zone_name] = (starts["daily"], until, starts)
+    return starts, until
 
 
 # --- the catalog --------------------------------------------------------------------------
@@ -486,30 +506,29 @@ def from_totalxp(name: levels.CurveName, total: int, *, factor: int) -> tuple[in
     return low, total - levels.experience_to_reach(name, low, factor=factor)
 
 
-async def member_facts(
-    repos: Repositories, settings: Settings, member: Member, starts: Mapping[str, int]
-) -> MemberFacts:
-    guild_id, user_id = member.guild_id, member.user_id
-    flows = await repos.ledger.flows(member.party, starts)  # one read for every period's currency
-    periods = {}
-    for name, start in starts.items():
-        activity = await repos.members.activity_since(guild_id, user_id, start)
-        periods[name] = PeriodFacts(
+def _facts(snapshot: ProfileSnapshot, settings: Settings, voice_since: int | None) -> MemberFacts:
+    member, flows = snapshot.member, snapshot.flows
+    if member is None or flows is None:
+        return MemberFacts(voice_since=voice_since)
+    rules = voice.GuildVoiceSettings.defaults(settings).with_overrides(snapshot.voice_settings)
+    periods = {
+        name: PeriodFacts(
             totalxp=activity.experience,
             messages=activity.messages,
             voice_seconds=activity.voice_seconds,
             currency=flows.since[name],
         )
-    curve, factor = await level_curve(repos, settings, guild_id)
+        for name, activity in snapshot.activity.items()
+    }
     return MemberFacts(
         level=member.level,
         experience=member.experience,
-        totalxp=levels.totalxp(curve, member.level, member.experience, factor=factor),
+        totalxp=levels.totalxp(rules.curve, member.level, member.experience, factor=rules.level_factor),
         messages=member.message_count,
         voice_seconds=member.voice_seconds,
         balance=member.voicepoints,
         spent=flows.sent,
-        voice_since=None,
+        voice_since=voice_since,
         periods=periods,
     )
 
@@ -523,29 +542,42 @@ async def load_profile(
     in_guild: bool,
     now: int,
     voice_since: float | None = None,
-) -> dict[str, Any] | None:
-    """The WetBot profile of a member the bot has a record of or sees in the guild, else None."""
-    member = await repos.members.get(guild_id, user_id)
-    if user_id == TOMBSTONE_USER or (member is None and not in_guild):
+    shape: Callable[[dict[str, Any]], T],
+) -> T | None:
+    """``shape`` of the WetBot profile of a member the bot has a record of or sees in the guild, else None.
+
+    One read gathers everything, and the shaped answer (the web door's serialised body) is
+    remembered until the next commit by anyone; what the database does not hold is in the key:
+    the current day in the guild's time zone, the open voice session, whether Discord shows the
+    member, the settings and ``shape``.
+    """
+    if user_id == TOMBSTONE_USER:
         return None
-    guild = await guild_economy(repos, settings.economy, guild_id)
-    starts = period_starts(now, guild.zone)
-    facts = await member_facts(repos, settings, member, starts) if member else MemberFacts()
-    if voice_since is not None:
-        facts = dataclasses.replace(facts, voice_since=int(voice_since))
-    totals = await repos.economy.totals(guild_id, user_id, starts)
-    return profile_json(
-        guild_id,
-        user_id,
-        facts,
-        rp=totals.rp,
-        likes=totals.likes,
-        rp_since=totals.rp_since,
-        likes_since=totals.likes_since,
-        last_like=totals.last_like_given,
-        inventory=await repos.economy.inventory(guild_id, user_id),
-        card=await colours(repos, guild_id, user_id),
-    )
+    zone = await repos.economy.timezone(guild_id) or settings.economy.timezone
+    starts, _ = current_periods(now, zone)
+    since = None if voice_since is None else int(voice_since)
+
+    def render(snapshot: ProfileSnapshot) -> T | None:
+        if snapshot.member is None and not in_guild:
+            return None
+        totals = snapshot.totals
+        return shape(
+            profile_json(
+                guild_id,
+                user_id,
+                _facts(snapshot, settings, since),
+                rp=totals.rp,
+                likes=totals.likes,
+                rp_since=totals.rp_since,
+                likes_since=totals.likes_since,
+                last_like=totals.last_like_given,
+                inventory=snapshot.inventory,
+                card=Colours.from_json(snapshot.colours),
+            )
+        )
+
+    key = (starts["daily"], zone, in_guild, since, id(settings), shape)
+    return await repos.economy.profile_view(guild_id, user_id, starts, render=render, cache_key=key)
 
 
 async def edit_profile(

@@ -89,9 +89,19 @@ class DiscordActions(Protocol):
 
     def top_role_position(self, guild_id: int) -> int: ...
 
-    async def add_role(self, guild_id: int, user_id: int, role_id: int, *, reason: str) -> None: ...
-
-    async def remove_role(self, guild_id: int, user_id: int, role_id: int, *, reason: str) -> None: ...
+    async def edit_member_roles(
+        self,
+        guild_id: int,
+        user_id: int,
+        *,
+        add: frozenset[int],
+        remove: frozenset[int],
+        reason: str,
+        timeout: float,
+    ) -> None:
+        """Add and remove roles in one call once Discord's rate limits allow it; ``timeout`` bounds
+        the call once sent (the wait for the limits is not bounded here)."""
+        ...
 
     async def user_exists(self, user_id: int) -> bool: ...
 

@@ -2,7 +2,8 @@
 
 The rules decide from the bot's cache what needs a Discord call (``none``, ``no_permission``,
 ``invalid_user``, ``invalid_role`` never call Discord), then apply the rest: different members at
-the same time, one member's changes in order, each call bounded, the whole within a time budget.
+the same time, one call per member carrying the net of that member's changes in order, each call
+bounded once sent (waiting for Discord's rate limits is not), the whole within a time budget.
 """
 
 from __future__ import annotations
@@ -57,7 +58,11 @@ def may_assign(discord: DiscordActions, guild_id: int, role: RoleFacts) -> bool:
 async def apply_role_changes(
     discord: DiscordActions, guild_id: int, changes: Sequence[RoleChange], *, pace: Pace, reason: str
 ) -> list[ItemStatus]:
-    """One status per change, in request order. Changes not finished within ``pace.budget`` are ``error``."""
+    """One status per change, in request order. Changes not finished within ``pace.budget`` are ``error``.
+
+    A member's changes are decided in order against the cached roles, then sent as one call (the
+    member's net change), so Discord's member-role limit is spent once per member, not per change.
+    """
     statuses: list[ItemStatus | None] = [None] * len(changes)
     by_member: dict[int, list[int]] = {}
     for index, change in enumerate(changes):
@@ -65,12 +70,8 @@ async def apply_role_changes(
     calls = asyncio.Semaphore(pace.concurrency)
 
     async def one_member(user_id: int, indexes: list[int]) -> None:
-        cached = discord.member_roles(guild_id, user_id)
-        held = set(cached) if cached is not None else None
-        for index in indexes:
-            statuses[index] = status = await _apply_one(discord, guild_id, changes[index], held, calls, pace, reason)
-            if status == "invalid_user":
-                held = None  # the member left: the rest of theirs needs no call
+        items = [(index, changes[index]) for index in indexes]
+        await _apply_member(discord, guild_id, user_id, items, statuses, calls, pace, reason)
 
     tasks = [asyncio.create_task(one_member(user, indexes)) for user, indexes in by_member.items()]
     if tasks:
@@ -87,42 +88,99 @@ async def apply_role_changes(
     return [status or "error" for status in statuses]
 
 
-async def _apply_one(
-    discord: DiscordActions,
-    guild_id: int,
-    change: RoleChange,
-    held: set[int] | None,
-    calls: asyncio.Semaphore,
-    pace: Pace,
-    reason: str,
-) -> ItemStatus:
-    if held is None:
-        return "invalid_user"
+def _decide(
+    discord: DiscordActions, guild_id: int, change: RoleChange, held: set[int]
+) -> ItemStatus | Literal["apply"]:
     role = discord.role(guild_id, change.role_id)
     if role is None:
         return "invalid_role"
-    adding = change.action == "add"
-    if (change.role_id in held) == adding:
+    if (change.role_id in held) == (change.action == "add"):
         return "none"  # decided before permissions, as the original does
     if not may_assign(discord, guild_id, role):
         return "no_permission"
-    call = discord.add_role if adding else discord.remove_role
+    return "apply"
+
+
+async def _apply_member(
+    discord: DiscordActions,
+    guild_id: int,
+    user_id: int,
+    items: list[tuple[int, RoleChange]],
+    statuses: list[ItemStatus | None],
+    calls: asyncio.Semaphore,
+    pace: Pace,
+    reason: str,
+) -> None:
+    cached = discord.member_roles(guild_id, user_id)
+    if cached is None:
+        for index, _ in items:
+            statuses[index] = "invalid_user"
+        return
+    held = set(cached)
+    applied: list[tuple[int, RoleChange]] = []
+    for index, change in items:
+        decision = _decide(discord, guild_id, change, held)
+        if decision != "apply":
+            statuses[index] = decision
+            continue
+        applied.append((index, change))
+        held.add(change.role_id) if change.action == "add" else held.discard(change.role_id)
+    add, remove = frozenset(held - cached), frozenset(cached - held)
+    failure = None
+    if add or remove:
+        failure = await _call(discord, guild_id, user_id, add, remove, calls, pace, reason)
+    if failure in ("no_permission", "invalid_role") and len(applied) > 1:
+        # One role of the member's call was refused: apply them one by one, so each change gets its own status.
+        await _apply_one_by_one(discord, guild_id, user_id, applied, statuses, calls, pace, reason)
+        return
+    for index, change in applied:
+        statuses[index] = failure or ("added" if change.action == "add" else "removed")
+
+
+async def _apply_one_by_one(
+    discord: DiscordActions,
+    guild_id: int,
+    user_id: int,
+    applied: list[tuple[int, RoleChange]],
+    statuses: list[ItemStatus | None],
+    calls: asyncio.Semaphore,
+    pace: Pace,
+    reason: str,
+) -> None:
+    for index, change in applied:
+        one = frozenset({change.role_id})
+        add, remove = (one, frozenset()) if change.action == "add" else (frozenset(), one)
+        failure = await _call(discord, guild_id, user_id, add, remove, calls, pace, reason)
+        statuses[index] = failure or ("added" if change.action == "add" else "removed")
+        if failure == "invalid_user":
+            for rest, _ in applied:
+                statuses[rest] = statuses[rest] or "invalid_user"  # the member left: the rest needs no call
+            return
+
+
+async def _call(
+    discord: DiscordActions,
+    guild_id: int,
+    user_id: int,
+    add: frozenset[int],
+    remove: frozenset[int],
+    calls: asyncio.Semaphore,
+    pace: Pace,
+    reason: str,
+) -> ItemStatus | None:
+    """One Discord call; None when it went through, else the status its changes get."""
     try:
         async with calls:
-            async with asyncio.timeout(pace.call_timeout):
-                await call(guild_id, change.user_id, change.role_id, reason=reason)
+            await discord.edit_member_roles(
+                guild_id, user_id, add=add, remove=remove, reason=reason, timeout=pace.call_timeout
+            )
     except DiscordFailure as failure:
-        status = _FAILURE_STATUS.get(failure.kind, "error")
-        log.info("role %s of %s in guild %s: %s", change.action, change.user_id, guild_id, failure)
-        return status
+        log.info("roles +%s -%s of %s in guild %s: %s", sorted(add), sorted(remove), user_id, guild_id, failure)
+        return _FAILURE_STATUS.get(failure.kind, "error")
     except TimeoutError:
-        log.warning("role %s of %s in guild %s timed out", change.action, change.user_id, guild_id)
+        log.warning("roles +%s -%s of %s in guild %s timed out", sorted(add), sorted(remove), user_id, guild_id)
         return "error"
-    if adding:
-        held.add(change.role_id)
-        return "added"
-    held.discard(change.role_id)
-    return "removed"
+    return None
 
 
 DirectMessageOutcome = Literal[

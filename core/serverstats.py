@@ -7,10 +7,12 @@ need from Discord comes through :class:`StatsDiscord`, implemented by the server
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from storage import Repositories
+from storage.serverstats import RecordedEvent
 
 DAY = 86_400
 MAX_VIEW_DAYS = 30
@@ -341,6 +343,17 @@ STAT_KINDS: dict[str, StatKind] = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class GatheredMessage:
+    """A message the bot saw, kept for :func:`record_messages`."""
+
+    user_id: int
+    channel_id: int
+    message_id: int
+    is_bot: bool
+    at: int
+
+
 async def record(
     repos: Repositories,
     guild_id: int,
@@ -367,6 +380,27 @@ async def record(
         guild_id, kind, now=now, user_id=user_id, channel_id=channel_id, ref_id=ref_id, label=label, delay=delay
     )
     return True
+
+
+async def record_messages(repos: Repositories, guild_id: int, events: Sequence[GatheredMessage]) -> int:
+    """Record gathered messages of one guild as :func:`record` would each; answers how many were recorded."""
+    try:
+        settings = await enabled_settings(repos, guild_id)
+    except ModuleDisabled:
+        return 0
+    if not settings.get(STAT_KINDS["message"].toggle):
+        return 0
+    if not settings.get("stats_track_bot_messages"):
+        events = [event for event in events if not event.is_bot]
+    opted_out = await repos.privacy.opted_out_among(guild_id, {event.user_id for event in events})
+    kept = [
+        RecordedEvent(event.user_id, event.channel_id, event.message_id, event.at)
+        for event in events
+        if event.user_id not in opted_out
+    ]
+    if kept:
+        await repos.serverstats.record_many(guild_id, "message", kept)
+    return len(kept)
 
 
 def day_start(timestamp: float) -> int:

@@ -16,7 +16,7 @@ from core import levels
 from core.config import Settings
 from core.ledger import cog_actor
 from storage import Repositories
-from storage.members import PrayResult, Progress
+from storage.members import CountedMessage, Earned, EarningTerms, PrayResult, Progress
 
 FEATURE = "voice"
 ACTOR = cog_actor("voice")
@@ -170,10 +170,18 @@ class _Session:
 
 @dataclass
 class VoiceSessions:
-    """Open voice sessions per guild; counted seconds build up until :meth:`drain` takes them."""
+    """Open voice sessions per guild; counted seconds build up until :meth:`drain` takes them.
+
+    :meth:`sync` brings a whole guild in line (start-up, resume, new rules); :meth:`update` applies
+    one member's change in constant time, from the states and the per-channel set of members who
+    may earn that the last sync left behind.
+    """
 
     _sessions: dict[int, dict[int, _Session]] = field(default_factory=dict)
     _accrued: dict[tuple[int, int], float] = field(default_factory=dict)
+    _states: dict[int, dict[int, VoiceSnapshot]] = field(default_factory=dict)
+    _eligible: dict[int, dict[int, set[int]]] = field(default_factory=dict)
+    _basis: dict[int, tuple[GuildVoiceSettings, int | None]] = field(default_factory=dict)
 
     def sync(
         self,
@@ -203,6 +211,62 @@ class VoiceSessions:
                 self._stop(guild_id, state.user_id, session, now)
         for user_id in set(sessions) - present:
             self._stop(guild_id, user_id, sessions.pop(user_id), now)
+        eligible: dict[int, set[int]] = {}
+        for state in states:
+            if may_earn(state, rules, afk_channel_id):
+                eligible.setdefault(state.channel_id, set()).add(state.user_id)
+        self._states[guild_id] = {state.user_id: state for state in states}
+        self._eligible[guild_id] = eligible
+        self._basis[guild_id] = (rules, afk_channel_id)
+
+    def update(
+        self,
+        guild_id: int,
+        user_id: int,
+        state: VoiceSnapshot | None,
+        *,
+        now: float,
+        rules: GuildVoiceSettings,
+        afk_channel_id: int | None,
+    ) -> bool:
+        """One member's voice state changed (``None``: left voice); the same outcome as a :meth:`sync`.
+
+        False (nothing changed) when the guild was not synced under these rules: sync it instead."""
+        if self._basis.get(guild_id) != (rules, afk_channel_id):
+            return False
+        states, eligible = self._states[guild_id], self._eligible[guild_id]
+        sessions = self._sessions.setdefault(guild_id, {})
+        touched = set()
+        old = states.pop(user_id, None)
+        if old is not None:
+            eligible.get(old.channel_id, set()).discard(user_id)
+            touched.add(old.channel_id)
+        if state is not None:
+            states[user_id] = state
+            if may_earn(state, rules, afk_channel_id):
+                eligible.setdefault(state.channel_id, set()).add(user_id)
+            touched.add(state.channel_id)
+        session = sessions.get(user_id)
+        if session is not None and (state is None or session.channel_id != state.channel_id):
+            self._stop(guild_id, user_id, sessions.pop(user_id), now)
+            session = None
+        if state is not None and session is None:
+            sessions[user_id] = _Session(state.channel_id, now, rules.join_grace)
+        for channel_id in touched:
+            members = eligible.get(channel_id, set())
+            earning = len(members) >= 2 or not rules.ignore_alone
+            # One member more or less changes the others only across the alone threshold (1 <-> 2).
+            for member_id in members if len(members) <= 2 else members & {user_id}:
+                self._count(guild_id, member_id, sessions[member_id], earning, now)
+            if state is not None and state.channel_id == channel_id and user_id not in members:
+                self._count(guild_id, user_id, sessions[user_id], False, now)
+        return True
+
+    def _count(self, guild_id: int, user_id: int, session: _Session, earning: bool, now: float) -> None:
+        if earning and session.counting_since is None:
+            session.counting_since = now
+        elif not earning and session.counting_since is not None:
+            self._stop(guild_id, user_id, session, now)
 
     def _stop(self, guild_id: int, user_id: int, session: _Session, now: float) -> None:
         if session.counting_since is None:
@@ -237,6 +301,9 @@ class VoiceSessions:
             for user_id, session in sessions.items():
                 self._stop(guild_id, user_id, session, now)
         self._sessions.clear()
+        self._states.clear()
+        self._eligible.clear()
+        self._basis.clear()
 
     def counting_now(self, guild_id: int) -> set[int]:
         return {u for u, s in self._sessions.get(guild_id, {}).items() if s.counting_since is not None}
@@ -264,51 +331,55 @@ class Carry:
 async def credit_voice(
     repos: Repositories,
     rules: GuildVoiceSettings,
+    carry: Carry,
     *,
     guild_id: int,
-    user_id: int,
-    seconds: int,
-    experience: int,
-    voicepoints: int,
+    seconds: Mapping[int, int],
     bot_user_id: int,
     now: int,
-) -> Progress:
-    """Store counted voice time with its experience (levelling up, rewards from "self") and points."""
-    return await repos.members.record_activity(
-        guild_id,
-        user_id,
-        now=now,
-        bot_user_id=bot_user_id,
-        voice_seconds=seconds,
-        experience=experience,
-        voicepoints=voicepoints,
-        voice_curve=rules.curve_fn(),
-        text_curve=rules.text_curve_fn(),
-        reward=rules.level_reward,
-        actor=ACTOR,
+) -> list[Progress | Exception]:
+    """Store counted voice seconds per member of one guild with their experience (levelling up,
+    rewards from "self") and points, paid at the guild's per-minute rates (fractions carry over), in
+    one unit of work; a member whose credit fails is answered as its error, the others are stored."""
+    credits = [
+        (
+            user_id,
+            Earned(
+                voice_seconds=counted,
+                experience=carry.pay(("xp", guild_id, user_id), counted, rules.xp_per_minute),
+                voicepoints=carry.pay(("vp", guild_id, user_id), counted, rules.points_per_minute),
+            ),
+        )
+        for user_id, counted in seconds.items()
+    ]
+    terms = EarningTerms(
+        bot_user_id, rules.text_cooldown, rules.curve_fn(), rules.text_curve_fn(), rules.level_reward, ACTOR
     )
+    return await repos.members.record_voice(guild_id, credits, terms, now=now)
 
 
-async def credit_message(
+def counted_message(
+    rules: GuildVoiceSettings, guild_id: int, user_id: int, now: float, rng: random.Random
+) -> tuple[int, CountedMessage]:
+    """A message to count (with :func:`credit_messages`): its experience is rolled as it arrives."""
+    low, high = sorted((rules.text_xp_min, rules.text_xp_max))
+    return guild_id, CountedMessage(user_id, int(now), rng.randint(low, high))
+
+
+async def credit_messages(
     repos: Repositories,
     rules: GuildVoiceSettings,
     *,
     guild_id: int,
-    user_id: int,
+    messages: list[CountedMessage],
     bot_user_id: int,
-    now: int,
-    rng: random.Random | None = None,
-) -> Progress:
-    """One counted message: the count always, text experience at most once per cooldown."""
-    rng = rng or random.Random()
-    low, high = sorted((rules.text_xp_min, rules.text_xp_max))
-    return await repos.members.record_activity(
+) -> list[Progress]:
+    """Counted messages of one guild at once: the count always, text experience at most once per
+    cooldown, in order; answers the members who gained a voice level (and were paid for it)."""
+    return await repos.members.record_messages(
         guild_id,
-        user_id,
-        now=now,
+        messages,
         bot_user_id=bot_user_id,
-        messages=1,
-        text_experience=rng.randint(low, high),
         text_cooldown=rules.text_cooldown,
         voice_curve=rules.curve_fn(),
         text_curve=rules.text_curve_fn(),

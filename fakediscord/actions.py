@@ -114,8 +114,11 @@ class UserActions:
         suppress: bool = False,
         self_stream: bool = False,
         self_video: bool = False,
+        settle: bool = True,
     ) -> None:
-        """A member joins, moves within, changes state in, or (``channel_id=None``) leaves voice."""
+        """A member joins, moves within, changes state in, or (``channel_id=None``) leaves voice.
+
+        ``settle=False`` returns once the event is sent, without waiting for the bot (a load stream)."""
         guild = self._guild(guild_id)
         member = self._member(guild, user_id)
         if channel_id is None:
@@ -147,7 +150,8 @@ class UserActions:
             guild.voice[member.user_id] = state
             payload = self.payloads.voice_state(guild, state, event=True)
         await self.emit("VOICE_STATE_UPDATE", payload, guild_id=guild.id)
-        await self.settled()
+        if settle:
+            await self.settled()
 
     async def message(
         self,
@@ -157,6 +161,7 @@ class UserActions:
         content: str,
         *,
         attachments: list[dict[str, Any]] | None = None,
+        settle: bool = True,
     ) -> int:
         """A person posts a message (``guild_id=None``: a DM to the bot); returns its id."""
         if not isinstance(content, str) or len(content) > 2000:
@@ -188,7 +193,8 @@ class UserActions:
         )
         self.store.add_message(message)
         await self.emit("MESSAGE_CREATE", self.payloads.message_event(message), guild_id=message.guild_id)
-        await self.settled()
+        if settle:
+            await self.settled()
         return message.id
 
     def _attachment(self, channel_id: int, spec: dict[str, Any]) -> Attachment:

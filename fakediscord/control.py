@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from . import load as load_stream
 from .commands import ActionError
+from .ratelimits import Limit
 from .responses import json_response
 
 if TYPE_CHECKING:
@@ -30,6 +32,7 @@ def register(app: web.Application, fake: FakeDiscord) -> None:
     r.add_get("/_control/state", control.wrap(control.state, set()))
     r.add_get("/_control/requests", control.requests)
     r.add_get("/_control/attachments/{attachment_id}", control.attachment)
+    r.add_get("/_control/ratelimits", control.wrap(control.ratelimits, set()))
     routes: dict[str, tuple[Handler, set[str]]] = {
         "voice": (
             control.voice,
@@ -63,6 +66,11 @@ def register(app: web.Application, fake: FakeDiscord) -> None:
             {"method", "path_pattern", "status", "code", "count", "retry_after", "global", "message"},
         ),
         "disconnect": (control.disconnect, {"resume"}),
+        "ratelimits": (control.ratelimits, {"global", "member_roles", "reset_count"}),
+        "load": (
+            control.load,
+            {"guild_id", "channel_id", "members", "messages_per_s", "voice_per_s", "seconds"},
+        ),
     }
     for name, (handler, allowed) in routes.items():
         r.add_post(f"/_control/{name}", control.wrap(handler, allowed))
@@ -231,6 +239,25 @@ class Control:
             raise ActionError("resume must be true or false")
         await self.fake.disconnect(resume)
         return {"resumed": resume}
+
+    async def ratelimits(self, body: dict[str, Any]) -> Any:
+        limits = self.fake.ratelimits
+        try:
+            changes = {
+                key: Limit.parse(body[name], name)
+                for key, name in (("global_", "global"), ("member_roles", "member_roles"))
+                if name in body
+            }
+        except ValueError as error:
+            raise ActionError(str(error)) from None
+        if changes:
+            limits.configure(**changes)
+        if body.get("reset_count"):
+            limits.sent.clear()
+        return limits.describe()
+
+    async def load(self, body: dict[str, Any]) -> Any:
+        return await load_stream.run(self.fake, load_stream.plan(self.fake, body))
 
     async def requests(self, request: web.Request) -> web.Response:
         waiting = self._not_ready()

@@ -1,7 +1,9 @@
 """The fake gateway: HELLO, heartbeats, IDENTIFY, READY, GUILD_CREATE, chunking, RESUME, outages.
 
-One bot session at a time receives dispatches. Every dispatch of a session is buffered, so a bot
-that reconnects with RESUME gets what it missed (``s > seq``) and then RESUMED. Frames are sent as
+One bot session at a time receives dispatches. A session's newest dispatches are buffered as the
+text sent (at most ``BUFFER_LIMIT`` frames and ``BUFFER_CHARS`` characters), so a bot that
+reconnects with RESUME gets what it missed (``s > seq``) and then RESUMED; one that missed more than
+the buffer holds gets INVALID_SESSION, as from Discord. Frames are sent as
 text, which discord.py parses without decompression whatever ``compress`` it asked for.
 """
 
@@ -10,10 +12,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from .payloads import Json, Payloads
@@ -25,6 +29,8 @@ HEARTBEAT_INTERVAL_MS = 41250
 INLINE_MEMBER_LIMIT = 1000
 CHUNK_SIZE = 1000
 BUFFER_LIMIT = 20000
+RECEIVED_LIMIT = 10_000
+BUFFER_CHARS = 8 * 1024 * 1024  # ~8 MB of JSON: a 100,000-member guild's chunks do not all stay behind
 
 GUILDS = 1 << 0
 GUILD_MEMBERS = 1 << 1
@@ -67,6 +73,18 @@ _DM_INTENT = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class Buffered:
+    """A dispatch as it was sent, kept for RESUME."""
+
+    seq: int
+    event: str
+    text: str
+
+    def frame(self) -> Json:
+        return json.loads(self.text)
+
+
 @dataclass
 class Session:
     id: str
@@ -76,8 +94,16 @@ class Session:
     seq: int = 0
     valid: bool = True
     ws: web.WebSocketResponse | None = None
-    buffer: list[Json] = field(default_factory=list)
+    buffer: deque[Buffered] = field(default_factory=deque)
+    buffered_chars: int = 0
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def keep(self, sent: Buffered) -> None:
+        """Buffer a dispatch for RESUME, forgetting the oldest beyond the buffer's bounds."""
+        self.buffer.append(sent)
+        self.buffered_chars += len(sent.text)
+        while len(self.buffer) > BUFFER_LIMIT or (self.buffered_chars > BUFFER_CHARS and len(self.buffer) > 1):
+            self.buffered_chars -= len(self.buffer.popleft().text)
 
     def wants(self, guild_id: int) -> bool:
         index, count = self.shard
@@ -92,7 +118,8 @@ class Gateway:
         self.resume_url = resume_url
         self.sessions: dict[str, Session] = {}
         self.current: Session | None = None
-        self.received: list[Json] = []
+        self.received: deque[Json] = deque(maxlen=RECEIVED_LIMIT)  # the newest frames from the bot
+        self.received_count = 0
         self.identify_count = 0
         self.resume_count = 0
         self.ready = asyncio.Event()
@@ -171,17 +198,19 @@ class Gateway:
         async with session.lock:
             session.seq += 1
             frame = {"op": 0, "t": event, "s": session.seq, "d": data}
-            session.buffer.append(frame)
-            if len(session.buffer) > BUFFER_LIMIT:
-                del session.buffer[: len(session.buffer) - BUFFER_LIMIT]
-            await self._write(session.ws, frame)
+            sent = Buffered(session.seq, event, _encode(frame))
+            session.keep(sent)
+            await self._write_text(session.ws, sent.text)
             return session.seq
 
     async def _write(self, ws: web.WebSocketResponse | None, frame: Json) -> None:
+        await self._write_text(ws, _encode(frame))
+
+    async def _write_text(self, ws: web.WebSocketResponse | None, text: str) -> None:
         if ws is None or ws.closed:
             return
         try:
-            await ws.send_str(json.dumps(frame))
+            await ws.send_str(text)
         except (ConnectionResetError, RuntimeError) as error:
             log.debug("gateway write failed: %s", error)
 
@@ -243,6 +272,7 @@ class Gateway:
         op = frame.get("op")
         data = frame.get("d")
         self.received.append({"op": op, "d": data})
+        self.received_count += 1
         if op == 1:
             await self._write(ws, {"op": 11, "d": None, "s": None, "t": None})
         elif op == 2:
@@ -307,7 +337,7 @@ class Gateway:
     async def _resume(self, ws: web.WebSocketResponse, data: Json) -> None:
         session = self.sessions.get(str(data.get("session_id")))
         seq = data.get("seq") or 0
-        oldest = session.buffer[0]["s"] if session and session.buffer else 1
+        oldest = session.buffer[0].seq if session and session.buffer else 1
         if data.get("token") != self.token or session is None or not session.valid or seq + 1 < oldest:
             log.info("gateway RESUME of an unknown session; sending INVALID_SESSION")
             await self._write(ws, {"op": 9, "d": False, "s": None, "t": None})
@@ -319,9 +349,9 @@ class Gateway:
         self._sockets[ws] = session
         async with session.lock:
             session.ws = ws
-            missed = [frame for frame in session.buffer if frame["s"] > seq]
-            for frame in missed:
-                await self._write(ws, frame)
+            missed = [sent for sent in session.buffer if sent.seq > seq]
+            for sent in missed:
+                await self._write_text(ws, sent.text)
         log.info("gateway session %s resumed, replayed %d dispatches", session.id, len(missed))
         await self._send(session, "RESUMED", {"_trace": ["fakediscord"]})
         self._went_live()
@@ -361,3 +391,7 @@ class Gateway:
                 if data.get("presences"):
                     payload["presences"] = [self.payloads.presence(guild, m) for m in chunk if m.status != "offline"]
                 await self._send(session, "GUILD_MEMBERS_CHUNK", payload)
+
+
+def _encode(frame: Json) -> str:
+    return orjson.dumps(frame, option=orjson.OPT_NON_STR_KEYS).decode()

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 P = "/api/v10"
 REPLY_WINDOW = 3.0
 TOKEN_LIFETIME = 900.0
+RECORD_LIMIT = 10_000  # the newest interactions kept (a token outlives 900 s on Discord only)
 EPHEMERAL = 64
 LOADING = 128
 KINDS = {4: "reply", 5: "defer", 6: "defer_update", 7: "update", 8: "autocomplete", 9: "modal"}
@@ -91,6 +92,9 @@ class Interactions:
         )
         self.records[record.id] = record
         self.by_token[record.token] = record
+        if len(self.records) > RECORD_LIMIT:
+            oldest = self.records.pop(next(iter(self.records)))
+            self.by_token.pop(oldest.token, None)
         return record
 
     def metadata(self, message: Message) -> Json | None:

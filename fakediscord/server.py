@@ -11,6 +11,7 @@ import contextlib
 import json
 import logging
 import re
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +31,7 @@ from .gateway import Gateway
 from .interactions import Interactions
 from .messages import BODY_KEY, FILES_KEY, read_body
 from .payloads import Payloads
+from .ratelimits import RateLimits
 from .responses import error_response, json_response
 from .state import State, StateError
 from .world import World
@@ -39,10 +41,7 @@ log = logging.getLogger(__name__)
 API_PREFIX = "/api/v10"
 NO_AUTH = (re.compile(r"^/interactions/\d+/[^/]+/callback$"), re.compile(r"^/webhooks/\d+/[^/]+(/.*)?$"))
 PUBLIC = (re.compile(r"^/gateway$"),)
-# Member-role calls state their rate-limit bucket on success, as Discord does, so a client may run several
-# at once. The fake states a generous bucket and does not count it (faults inject 429s where a test wants).
-ROLE_BUCKET = re.compile(r"^/guilds/\d+/members/\d+/roles/\d+$")
-ROLE_BUCKET_LIMIT = 50
+REST_LOG_LIMIT = 10_000  # the newest REST calls kept for find_requests and conformance checks
 Settle = Callable[[int], Awaitable[None]]
 
 
@@ -112,8 +111,11 @@ class FakeDiscord(UserActions):
         self.payloads = Payloads(self.store)
         self.gateway = Gateway(self.store, self.payloads, token, lambda: self.gateway_url)
         self.interactions = Interactions(self)
-        self.rest_log: list[RestCall] = []
+        self.rest_log: deque[RestCall] = deque(maxlen=REST_LOG_LIMIT)
+        self.rest_calls = 0  # every REST call answered, also those the log no longer holds
         self.faults: list[Fault] = []
+        # Discord's global and member-role limits (real time; see fakediscord.ratelimits), and its 429 count.
+        self.ratelimits = RateLimits(world.rate_limits)
         self._rest_outage = False
         self._request_event = asyncio.Event()
         self._runner: web.AppRunner | None = None
@@ -299,9 +301,9 @@ class FakeDiscord(UserActions):
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settle_timeout
         while loop.time() < deadline:
-            before = (len(self.rest_log), len(self.gateway.received))
+            before = (self.rest_calls, self.gateway.received_count)
             await asyncio.sleep(period)
-            if (len(self.rest_log), len(self.gateway.received)) == before:
+            if (self.rest_calls, self.gateway.received_count) == before:
                 return
 
     # -- request log ----------------------------------------------------------------------------
@@ -367,6 +369,8 @@ class FakeDiscord(UserActions):
             if fault.matches(request.method, api_path):
                 fault.count -= 1
                 log.info("injected fault %s %s -> %s/%s", request.method, api_path, fault.status, fault.code)
+                if fault.status == 429:
+                    self.ratelimits.count_429("injected")
                 return error_response(
                     self.clock,
                     fault.status,
@@ -376,11 +380,18 @@ class FakeDiscord(UserActions):
                     global_=fault.global_,
                 )
         self.faults = [f for f in self.faults if f.count > 0]
+        refusal, bucket_headers = self.ratelimits.check(request.method, api_path, self.token)
+        if refusal is not None:
+            scope = "global" if refusal.body["global"] else "member_roles"
+            self.ratelimits.count_429(scope)
+            log.info("rate limited (%s) %s %s", scope, request.method, api_path)
+            return json_response(refusal.body, 429, refusal.headers)
         try:
             response = await handler(request)
-            bucket = ROLE_BUCKET.match(api_path)
-            if bucket is not None and response.status < 300:
-                response.headers.update(role_bucket_headers(self.clock.time()))
+            if bucket_headers and response.status < 300:
+                response.headers.update(bucket_headers)
+            if response.status == 429:
+                self.ratelimits.count_429("route")
             return response
         except web.HTTPNotFound:
             return json_response({"message": "404: Not Found", "code": 0}, 404)
@@ -413,15 +424,6 @@ class FakeDiscord(UserActions):
             headers=dict(response.headers),
         )
         self.rest_log.append(call)
+        self.rest_calls += 1
         self._request_event.set()
         log.debug("REST %s %s -> %s", call.method, call.path, call.status)
-
-
-def role_bucket_headers(now: float) -> dict[str, str]:
-    return {
-        "X-RateLimit-Limit": str(ROLE_BUCKET_LIMIT),
-        "X-RateLimit-Remaining": str(ROLE_BUCKET_LIMIT - 1),
-        "X-RateLimit-Reset": f"{now + 1:.3f}",
-        "X-RateLimit-Reset-After": "1.000",
-        "X-RateLimit-Bucket": "member-roles",
-    }

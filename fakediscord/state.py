@@ -6,8 +6,10 @@ payload builders read it. Permission and hierarchy rules live here because both 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,13 +27,16 @@ ADMINISTRATOR = discord.Permissions(administrator=True).value
 TEXT_TYPES = (CHANNEL_TYPES["text"], CHANNEL_TYPES["voice"], CHANNEL_TYPES["stage"])
 VOICE_TYPES = (CHANNEL_TYPES["voice"], CHANNEL_TYPES["stage"])
 DM_TYPE = 1
+# Messages remembered per channel: older ones are forgotten (Unknown Message), so a long sandbox run
+# under load holds a bounded number of messages, as a bot's own message cache does.
+MESSAGE_LIMIT = 5000
 
 
 def perm(name: str) -> int:
     return discord.Permissions(**{name: True}).value
 
 
-@dataclass
+@dataclass(slots=True)
 class User:
     id: int
     name: str
@@ -70,7 +75,7 @@ class Channel:
     last_message_id: int | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Member:
     user_id: int
     roles: list[int]
@@ -109,7 +114,7 @@ class Attachment:
         return len(self.data)
 
 
-@dataclass
+@dataclass(slots=True)
 class Message:
     id: int
     channel_id: int
@@ -200,6 +205,7 @@ class State:
         self.channels: dict[int, Channel] = {}
         self.messages: dict[int, Message] = {}
         self.channel_messages: dict[int, list[int]] = {}
+        self._remembered: dict[int, deque[int]] = {}  # per channel, every message kept, oldest first
         self.dm_channels: dict[int, int] = {}
         self.attachments: dict[int, Attachment] = {}
         self.global_commands: list[dict[str, Any]] = []
@@ -369,7 +375,24 @@ class State:
                 channel.last_message_id = message.id
         for attachment in message.attachments:
             self.attachments[attachment.id] = attachment
+        remembered = self._remembered.setdefault(message.channel_id, deque())
+        remembered.append(message.id)
+        if len(remembered) > MESSAGE_LIMIT:
+            self._forget(remembered.popleft())
         return message
+
+    def _forget(self, message_id: int) -> None:
+        message = self.messages.pop(message_id, None)
+        if message is None:
+            return
+        listed = self.channel_messages.get(message.channel_id)
+        if listed and listed[0] == message_id:
+            del listed[0]
+        elif listed:
+            with contextlib.suppress(ValueError):
+                listed.remove(message_id)
+        for attachment in message.attachments:
+            self.attachments.pop(attachment.id, None)
 
     def delete_message(self, message: Message) -> None:
         message.deleted = True

@@ -15,6 +15,8 @@ from typing import Any
 
 import discord
 
+from .ratelimits import RateLimitSpec, parse_spec
+
 log = logging.getLogger(__name__)
 
 CHANNEL_TYPES = {"text": 0, "voice": 2, "category": 4, "stage": 13}
@@ -58,7 +60,7 @@ class ChannelSpec:
     user_limit: int = 0
 
 
-@dataclass
+@dataclass(slots=True)
 class MemberSpec:
     id: int
     name: str
@@ -87,6 +89,7 @@ class GuildSpec:
 class World:
     bot: BotSpec
     guilds: list[GuildSpec]
+    rate_limits: RateLimitSpec = field(default_factory=RateLimitSpec)
 
     def guild(self, guild_id: int) -> GuildSpec:
         for guild in self.guilds:
@@ -173,7 +176,7 @@ def _kind_name(kind: type | tuple[type, ...]) -> str:
 
 def parse_world(data: dict[str, Any]) -> World:
     """Validate a parsed TOML document and build the :class:`World`."""
-    top = _Table(data, "world", {"bot", "guilds"})
+    top = _Table(data, "world", {"bot", "guilds", "rate_limits"})
     if "bot" not in data:
         raise WorldError("bot: missing [bot] table")
     bot_t = _Table(data["bot"], "bot", {"id", "name", "owner_id"})
@@ -196,7 +199,11 @@ def parse_world(data: dict[str, Any]) -> World:
                 claim(role.id, f"guilds[{i}].roles[{j}].id")
         for j, channel in enumerate(guild.channels):
             claim(channel.id, f"guilds[{i}].channels[{j}].id")
-    return World(bot=bot, guilds=guilds)
+    try:
+        rate_limits = parse_spec(data["rate_limits"]) if "rate_limits" in data else RateLimitSpec()
+    except ValueError as error:
+        raise WorldError(str(error)) from None
+    return World(bot=bot, guilds=guilds, rate_limits=rate_limits)
 
 
 def _parse_guild(raw: Any, where: str, bot: BotSpec) -> GuildSpec:

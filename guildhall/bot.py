@@ -19,8 +19,9 @@ from discord.ext import commands
 import cogs
 from core import __version__
 from core.clock import Clock
-from core.config import Settings
+from core.config import RateLimit, Settings
 from guildhall.discord_actions import BotDiscordActions
+from guildhall.ratelimit import DiscordRateLimiter
 from storage import Repositories
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,16 @@ def build_intents(names: list[str]) -> discord.Intents:
     return intents
 
 
+def discord_limiter(settings: Settings, clock: Clock) -> DiscordRateLimiter:
+    config = settings.discord
+    return DiscordRateLimiter(
+        clock,
+        global_rule=RateLimit.parse(config.global_rate_limit),
+        member_roles_rule=RateLimit.parse(config.member_role_rate_limit),
+        margin=config.rate_limit_margin,
+    )
+
+
 class Guildhall(commands.Bot):
     def __init__(
         self,
@@ -104,9 +115,13 @@ class Guildhall(commands.Bot):
         api_url: str,
         tracker: TaskTracker | None = None,
         identify_pause: float = 5.0,
+        discord_clock: Clock | None = None,
         **options: Any,
     ) -> None:
         options.setdefault("max_ratelimit_timeout", 30.0)
+        # Discord's windows run on real time, also in the sandbox (whose manual clock only moves when told).
+        self.discord_limiter = discord_limiter(settings, discord_clock or Clock())
+        options.setdefault("http_trace", self.discord_limiter.trace_config())
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=build_intents(settings.discord.intents),
@@ -125,6 +140,7 @@ class Guildhall(commands.Bot):
         self._identify_pause = identify_pause
         self._connected = False
         self.discord_actions = BotDiscordActions(self)
+        self._message_sinks: list[Callable[[discord.Message], None]] = []
 
     # --- what the web door may ask (core.ports.BotStatus) -----------------------------------
 
@@ -208,6 +224,23 @@ class Guildhall(commands.Bot):
     async def on_ready(self) -> None:
         self._connected = True
         log.info("ready as %s in %d guilds", self.user, len(self.guilds))
+
+    def add_message_sink(self, sink: Callable[[discord.Message], None]) -> None:
+        """Have ``sink`` see every message, called without a task of its own (it must not block)."""
+        self._message_sinks.append(sink)
+
+    def remove_message_sink(self, sink: Callable[[discord.Message], None]) -> None:
+        if sink in self._message_sinks:
+            self._message_sinks.remove(sink)
+
+    async def on_message(self, message: discord.Message, /) -> None:
+        """Every command is a slash command: no message is parsed for a prefix command. The message
+        sinks (the cogs gathering text activity and statistics) share this one task per message."""
+        for sink in self._message_sinks:
+            try:
+                sink(message)
+            except Exception as error:
+                self.report_failure(f"message sink {getattr(sink, '__qualname__', sink)}", error)
 
     async def on_error(self, event_method: str, /, *args: Any, **kwargs: Any) -> None:
         error = sys.exc_info()[1] or RuntimeError("unknown error")

@@ -60,11 +60,37 @@ class BotDiscordActions:
             return 2**31  # the owner is above every role
         return guild.me.top_role.position
 
-    async def add_role(self, guild_id: int, user_id: int, role_id: int, *, reason: str) -> None:
-        await _translated(self._bot.http.add_role(guild_id, user_id, role_id, reason=reason))
-
-    async def remove_role(self, guild_id: int, user_id: int, role_id: int, *, reason: str) -> None:
-        await _translated(self._bot.http.remove_role(guild_id, user_id, role_id, reason=reason))
+    async def edit_member_roles(
+        self,
+        guild_id: int,
+        user_id: int,
+        *,
+        add: frozenset[int],
+        remove: frozenset[int],
+        reason: str,
+        timeout: float,
+    ) -> None:
+        """One role: ``PUT``/``DELETE`` it; more: one ``PATCH`` with the member's whole role list, read
+        from the gateway cache once Discord's limits let the call go, so a change made meanwhile stays."""
+        http, limiter = self._bot.http, self._bot.discord_limiter
+        if len(add) + len(remove) == 1:
+            [role_id] = add or remove
+            method = "PUT" if add else "DELETE"
+            async with limiter.turn(method, f"/guilds/{guild_id}/members/{user_id}/roles/{role_id}"):
+                call = http.add_role if add else http.remove_role
+                async with asyncio.timeout(timeout):
+                    await limiter.answered(_translated(call(guild_id, user_id, role_id, reason=reason)))
+            return
+        async with limiter.turn("PATCH", f"/guilds/{guild_id}/members/{user_id}"):
+            current = self.member_roles(guild_id, user_id)
+            if current is None:
+                raise DiscordFailure("unknown_member", "the member left")
+            roles = (current | add) - remove
+            if roles == current:
+                return
+            async with asyncio.timeout(timeout):
+                ids = [str(role) for role in sorted(roles)]
+                await limiter.answered(_translated(http.edit_member(guild_id, user_id, roles=ids, reason=reason)))
 
     async def user_exists(self, user_id: int) -> bool:
         if self._bot.get_user(user_id) is not None:

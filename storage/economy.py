@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from storage.db import Storage
+from storage.ledger import MemberFlows, Party, member_flows
+from storage.members import ActivityTotals, Member, activity_totals, load_member
 
 EventKind = Literal["rep", "like"]
 MAX_STOCK = 2**53 - 1
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +46,21 @@ class Totals:
     last_like_given: int | None
     rp_since: dict[str, int]
     likes_since: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileSnapshot:
+    """Everything the economy view of one member reads, from one consistent read.
+
+    ``activity`` and ``flows`` are empty for a member without a record (they have no rows)."""
+
+    member: Member | None
+    voice_settings: dict[str, Any]  # the guild's stored voice settings (the level curve is there)
+    activity: dict[str, ActivityTotals]
+    flows: MemberFlows | None
+    totals: Totals
+    inventory: list[Stack]
+    colours: dict[str, Any] | None
 
 
 class DuplicateItem(Exception):
@@ -217,39 +235,61 @@ class EconomyRepository:
         return await self._storage.write(work)
 
     async def totals(self, guild_id: int, user_id: int, since: Mapping[str, int]) -> Totals:
-        def work(conn: sqlite3.Connection) -> Totals:
-            sums = dict.fromkeys(("rep", "like"), 0)
-            for kind, total in conn.execute(
-                "SELECT kind, SUM(amount) FROM economy_events WHERE guild_id = ? AND user_id = ? GROUP BY kind",
-                (guild_id, user_id),
-            ):
-                sums[kind] = total
-            periods: dict[str, dict[str, int]] = {"rep": {}, "like": {}}
-            for name, start in since.items():
-                for kind in periods:
-                    periods[kind][name] = conn.execute(
-                        "SELECT COALESCE(SUM(amount), 0) FROM economy_events"
-                        " WHERE guild_id = ? AND user_id = ? AND kind = ? AND created_at >= ?",
-                        (guild_id, user_id, kind, start),
-                    ).fetchone()[0]
-            last_like = conn.execute(
-                "SELECT MAX(created_at) FROM economy_events WHERE guild_id = ? AND giver_id = ? AND kind = 'like'",
-                (guild_id, user_id),
-            ).fetchone()[0]
-            return Totals(sums["rep"], sums["like"], last_like, periods["rep"], periods["like"])
+        return await self._storage.read_point(lambda conn: _totals(conn, guild_id, user_id, since))
 
-        return await self._storage.read_point(work)
+    # --- the profile view ------------------------------------------------------------------
+
+    async def timezone(self, guild_id: int) -> str | None:
+        """The guild's own economy time zone, if it chose one (remembered until the next commit)."""
+
+        def work(conn: sqlite3.Connection) -> str | None:
+            row = conn.execute(
+                "SELECT settings FROM guild_settings WHERE guild_id = ? AND feature = 'economy'", (guild_id,)
+            ).fetchone()
+            return None if row is None else json.loads(row[0]).get("timezone")
+
+        return await self._storage.read_cached(("economy-timezone", guild_id), work)
+
+    async def profile_view(
+        self,
+        guild_id: int,
+        user_id: int,
+        starts: Mapping[str, int],
+        *,
+        render: Callable[[ProfileSnapshot], T],
+        cache_key: Hashable,
+    ) -> T:
+        """``render`` of the member's :class:`ProfileSnapshot`, in one read on the loop thread.
+
+        The rendered value is remembered under ``cache_key`` until the next commit by anyone, so
+        the key must hold everything else ``render`` depends on (``starts``, anything from now);
+        only immutable values (bytes, frozen dataclasses) may be rendered.
+        """
+        since = dict(starts)
+
+        def work(conn: sqlite3.Connection) -> T:
+            member = load_member(conn, guild_id, user_id)
+            row = conn.execute(
+                "SELECT settings FROM guild_settings WHERE guild_id = ? AND feature = 'voice'", (guild_id,)
+            ).fetchone()
+            return render(
+                ProfileSnapshot(
+                    member=member,
+                    voice_settings={} if row is None else json.loads(row[0]),
+                    activity=activity_totals(conn, guild_id, user_id, since) if member else {},
+                    flows=member_flows(conn, Party(guild_id, user_id), since) if member else None,
+                    totals=_totals(conn, guild_id, user_id, since),
+                    inventory=_inventory(conn, guild_id, user_id),
+                    colours=_colours(conn, guild_id, user_id),
+                )
+            )
+
+        return await self._storage.read_cached(("economy-profile", guild_id, user_id, cache_key), work)
 
     # --- rank-card colours -----------------------------------------------------------------
 
     async def colours(self, guild_id: int, user_id: int) -> dict[str, Any] | None:
-        def work(conn: sqlite3.Connection) -> dict[str, Any] | None:
-            row = conn.execute(
-                "SELECT colours FROM economy_rank_cards WHERE guild_id = ? AND user_id = ?", (guild_id, user_id)
-            ).fetchone()
-            return None if row is None else json.loads(row[0])
-
-        return await self._storage.read_point(work)
+        return await self._storage.read_point(lambda conn: _colours(conn, guild_id, user_id))
 
     async def set_colours(self, guild_id: int, user_id: int, colours: Mapping[str, Any], *, now: int) -> None:
         payload = json.dumps(dict(colours), sort_keys=True)
@@ -326,3 +366,41 @@ def _total(conn: sqlite3.Connection, kind: str, guild_id: int, user_id: int) -> 
         "SELECT COALESCE(SUM(amount), 0) FROM economy_events WHERE guild_id = ? AND user_id = ? AND kind = ?",
         (guild_id, user_id, kind),
     ).fetchone()[0]
+
+
+def _colours(conn: sqlite3.Connection, guild_id: int, user_id: int) -> dict[str, Any] | None:
+    row = conn.execute(
+        "SELECT colours FROM economy_rank_cards WHERE guild_id = ? AND user_id = ?", (guild_id, user_id)
+    ).fetchone()
+    return None if row is None else json.loads(row[0])
+
+
+def _totals(conn: sqlite3.Connection, guild_id: int, user_id: int, since: Mapping[str, int]) -> Totals:
+    """Reputation and likes received, in all and since each moment, and the last like given: two statements."""
+    names = list(since)
+    columns = ", ".join(
+        [
+            "COALESCE(SUM(CASE WHEN kind = 'rep' THEN amount END), 0)",
+            "COALESCE(SUM(CASE WHEN kind = 'like' THEN amount END), 0)",
+            *(
+                f"COALESCE(SUM(CASE WHEN kind = '{kind}' AND created_at >= :s{i} THEN amount END), 0)"
+                for kind in ("rep", "like")
+                for i in range(len(names))
+            ),
+        ]
+    )
+    sql = f"SELECT {columns} FROM economy_events WHERE guild_id = :g AND user_id = :u"  # noqa: S608 - fixed parts only
+    params = {"g": guild_id, "u": user_id} | {f"s{i}": since[name] for i, name in enumerate(names)}
+    rep, likes, *periods = conn.execute(sql, params).fetchone()
+    last_like = conn.execute(
+        "SELECT MAX(created_at) FROM economy_events WHERE guild_id = ? AND giver_id = ? AND kind = 'like'",
+        (guild_id, user_id),
+    ).fetchone()[0]
+    count = len(names)
+    return Totals(
+        rep,
+        likes,
+        last_like,
+        dict(zip(names, periods[:count], strict=True)),
+        dict(zip(names, periods[count:], strict=True)),
+    )

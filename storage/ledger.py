@@ -125,19 +125,20 @@ _COLUMNS = (
 
 def ensure_member(conn: sqlite3.Connection, party: Party, now: int, *, is_bot: bool = False) -> sqlite3.Row:
     """The member row of ``party``, created with defaults when missing (an issuer is marked a bot)."""
-    conn.execute(
-        "INSERT INTO members (guild_id, user_id, vp_id, is_bot, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)"
-        " ON CONFLICT (guild_id, user_id) DO NOTHING",
-        (party.guild_id, party.user_id, party.vp_id, int(is_bot), now, now),
-    )
-    if is_bot:
-        conn.execute(
-            "UPDATE members SET is_bot = 1 WHERE guild_id = ? AND user_id = ? AND is_bot = 0",
-            (party.guild_id, party.user_id),
-        )
-    return conn.execute(
-        "SELECT * FROM members WHERE guild_id = ? AND user_id = ?", (party.guild_id, party.user_id)
-    ).fetchone()
+    # Writes run one transaction at a time, so nothing can come between the read and the insert;
+    # the usual case (the member exists) is one indexed read and no write.
+    key = (party.guild_id, party.user_id)
+    row = conn.execute("SELECT * FROM members WHERE guild_id = ? AND user_id = ?", key).fetchone()
+    if row is None:
+        return conn.execute(
+            "INSERT INTO members (guild_id, user_id, vp_id, is_bot, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?) RETURNING *",
+            (*key, party.vp_id, int(is_bot), now, now),
+        ).fetchone()
+    if is_bot and not row["is_bot"]:
+        promote = "UPDATE members SET is_bot = 1 WHERE guild_id = ? AND user_id = ? RETURNING *"
+        return conn.execute(promote, key).fetchone()
+    return row
 
 
 def resolve(conn: sqlite3.Connection, ref: PartyRef) -> Party:
@@ -185,6 +186,10 @@ def post(
     return LedgerEntry(cursor.lastrowid or 0, source, source.vp_id, target, target.vp_id, amount, reason, actor, now)
 
 
+# The GLOB term lets the partial index of reversal rows answer (migration 0009).
+REVERSED_ALREADY = "SELECT 1 FROM ledger WHERE reason = ? AND reason GLOB 'reversal of #*' LIMIT 1"
+
+
 def _sides(source: Party, target: Party) -> tuple[int | str, ...]:
     return (source.guild_id, source.user_id, source.vp_id, target.guild_id, target.user_id, target.vp_id)
 
@@ -217,6 +222,26 @@ def adjust(
     return post(conn, party, issuer, -delta, reason=reason, actor=actor, now=now, issuer=issuer)
 
 
+def member_flows(conn: sqlite3.Connection, party: Party, starts: Mapping[str, int]) -> MemberFlows:
+    """The party's outgoing total and its net change since each of ``starts`` (one statement)."""
+    names = list(starts)
+    net = (
+        "(CASE WHEN to_guild_id = :g AND to_user_id = :u THEN amount ELSE 0 END)"
+        " - (CASE WHEN from_guild_id = :g AND from_user_id = :u THEN amount ELSE 0 END)"
+    )
+    columns = ", ".join(
+        [
+            "COALESCE(SUM(CASE WHEN from_guild_id = :g AND from_user_id = :u THEN amount END), 0)",
+            *(f"COALESCE(SUM(CASE WHEN created_at >= :s{i} THEN {net} END), 0)" for i in range(len(names))),
+        ]
+    )
+    member_rows = "(to_guild_id = :g AND to_user_id = :u) OR (from_guild_id = :g AND from_user_id = :u)"
+    sql = f"SELECT {columns} FROM ledger WHERE {member_rows}"  # noqa: S608 - only numbered placeholders
+    params = {"g": party.guild_id, "u": party.user_id} | {f"s{i}": starts[name] for i, name in enumerate(names)}
+    sent, *changes = conn.execute(sql, params).fetchone()
+    return MemberFlows(sent=sent, since=dict(zip(names, changes, strict=True)))
+
+
 def _entry(row: sqlite3.Row) -> LedgerEntry:
     return LedgerEntry(
         id=row["id"],
@@ -233,10 +258,16 @@ def _entry(row: sqlite3.Row) -> LedgerEntry:
 
 def _side(prefix: str, value: str) -> tuple[str, list[object]]:
     """Match one side by user id, guild id or vp_id, as the seed's ``from=``/``to=`` filters do."""
-    if value.isdigit() and len(value) <= 20:
+    if value.isdigit() and len(value) <= 20:  # an id (a vp_id has 64 characters)
         number = int(value)
-        return f"({prefix}_user_id = ? OR {prefix}_guild_id = ? OR {prefix}_vp_id = ?)", [number, number, value]
-    return f"{prefix}_vp_id = ?", [value]
+        return f"({prefix}_user_id = ? OR {prefix}_guild_id = ?)", [number, number]
+    return _by_vp_id(prefix, value)
+
+
+def _by_vp_id(prefix: str, value: str) -> tuple[str, list[object]]:
+    """One side by vp_id, through the member row it names (migration 0009) and that side's index."""
+    owner = "(SELECT guild_id, user_id FROM members WHERE vp_id = ?)"
+    return f"(({prefix}_guild_id, {prefix}_user_id) = {owner} AND {prefix}_vp_id = ?)", [value, value]
 
 
 class LedgerRepository:
@@ -262,7 +293,7 @@ class LedgerRepository:
                 issuer=issuer,
             )  # fmt: skip
 
-        return await self._storage.write(work)
+        return await self._storage.write_point(work)
 
     async def adjust(
         self,
@@ -275,7 +306,7 @@ class LedgerRepository:
         actor: str,
         now: int,
     ) -> LedgerEntry | None:
-        return await self._storage.write(
+        return await self._storage.write_point(
             lambda conn: adjust(
                 conn, party, issuer, delta=delta, target_balance=target_balance, reason=reason, actor=actor, now=now
             )
@@ -291,7 +322,7 @@ class LedgerRepository:
                 raise UnknownTransaction(f"there is no transaction #{entry_id}")
             if row["reason"].startswith("reversal of #"):
                 raise AlreadyReversed(f"transaction #{entry_id} is itself a reversal")
-            if conn.execute("SELECT 1 FROM ledger WHERE reason = ? LIMIT 1", (reason,)).fetchone():
+            if conn.execute(REVERSED_ALREADY, (reason,)).fetchone():
                 raise AlreadyReversed(f"transaction #{entry_id} was already reversed")
             original = _entry(row)
             payer = ensure_member(conn, original.target, now)
@@ -301,7 +332,7 @@ class LedgerRepository:
                 issuer=issuer,
             )  # fmt: skip
 
-        return await self._storage.write(work)
+        return await self._storage.write_point(work)
 
     async def get(self, entry_id: int) -> LedgerEntry | None:
         def work(conn: sqlite3.Connection) -> LedgerEntry | None:
@@ -326,8 +357,9 @@ class LedgerRepository:
             clauses.append(f"({plus}from_guild_id = ? OR {plus}to_guild_id = ?)")
             params += [filters.guild_id, filters.guild_id]
         if filters.vp_id is not None:
-            clauses.append("(from_vp_id = ? OR to_vp_id = ?)")
-            params += [filters.vp_id, filters.vp_id]
+            (sent, sent_params), (received, received_params) = (_by_vp_id(p, filters.vp_id) for p in ("from", "to"))
+            clauses.append(f"({sent} OR {received})")
+            params += sent_params + received_params
         if filters.reason:
             clauses.append("instr(lower(reason), lower(?)) > 0")
             params.append(filters.reason)
@@ -371,26 +403,7 @@ class LedgerRepository:
 
     async def flows(self, party: Party, starts: Mapping[str, int]) -> MemberFlows:
         """The party's outgoing total and its net change since each of ``starts``, in one read."""
-        names = list(starts)
-        net = (
-            "(CASE WHEN to_guild_id = :g AND to_user_id = :u THEN amount ELSE 0 END)"
-            " - (CASE WHEN from_guild_id = :g AND from_user_id = :u THEN amount ELSE 0 END)"
-        )
-        columns = ", ".join(
-            [
-                "COALESCE(SUM(CASE WHEN from_guild_id = :g AND from_user_id = :u THEN amount END), 0)",
-                *(f"COALESCE(SUM(CASE WHEN created_at >= :s{i} THEN {net} END), 0)" for i in range(len(names))),
-            ]
-        )
-        member_rows = "(to_guild_id = :g AND to_user_id = :u) OR (from_guild_id = :g AND from_user_id = :u)"
-        sql = f"SELECT {columns} FROM ledger WHERE {member_rows}"  # noqa: S608 - only numbered placeholders
-        params = {"g": party.guild_id, "u": party.user_id} | {f"s{i}": starts[name] for i, name in enumerate(names)}
-
-        def work(conn: sqlite3.Connection) -> MemberFlows:
-            sent, *changes = conn.execute(sql, params).fetchone()
-            return MemberFlows(sent=sent, since=dict(zip(names, changes, strict=True)))
-
-        return await self._storage.read(work)
+        return await self._storage.read(lambda conn: member_flows(conn, party, starts))
 
     async def verify_balances(self) -> list[BalanceMismatch]:
         """Every profile whose balance differs from the sum of its ledger rows (empty when sound)."""

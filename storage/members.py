@@ -6,13 +6,16 @@ operation one unit of work. Tracking also adds to hourly activity buckets for pe
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from core.members import MAX_AMOUNT
+import orjson
+
+from core.members import MAX_AMOUNT, vp_id
 from storage.db import Storage
 from storage.ledger import LedgerEntry, LedgerError, OutOfRange, Party, adjust, ensure_member, post
 
@@ -30,6 +33,9 @@ TOP_ORDER: dict[str, str] = {
     "pray-streak": "pray_streak DESC, user_id",
 }
 Curve = Callable[[int], int]
+
+
+POINT_EDITS = 8  # edits per request that still commit on the loop thread (storage.db.write_point)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +109,15 @@ class Progress:
 
 
 @dataclass(frozen=True, slots=True)
+class CountedMessage:
+    """One message that counts for text activity: its author, when, and the experience it may earn."""
+
+    user_id: int
+    at: int
+    text_experience: int
+
+
+@dataclass(frozen=True, slots=True)
 class PrayResult:
     member: Member
     streak: int
@@ -165,6 +180,26 @@ def _load(conn: sqlite3.Connection, guild_id: int, user_id: int) -> Member | Non
     return None if row is None else member_from_row(row)
 
 
+load_member = _load  # for other repositories' units of work that read a member on the way
+
+
+def activity_totals(
+    conn: sqlite3.Connection, guild_id: int, user_id: int, starts: Mapping[str, int]
+) -> dict[str, ActivityTotals]:
+    """Messages, voice seconds and voice experience from the hour holding each start on, in one statement."""
+    names = list(starts)
+    columns = ", ".join(
+        f"COALESCE(SUM(CASE WHEN hour >= :h{i} THEN {column} END), 0)"
+        for i in range(len(names))
+        for column in ("messages", "voice_seconds", "experience")
+    )
+    where = "guild_id = :g AND user_id = :u AND hour >= :first"
+    sql = f"SELECT {columns or '0'} FROM member_activity WHERE {where}"  # noqa: S608 - numbered placeholders only
+    hours = {f"h{i}": starts[name] // 3600 for i, name in enumerate(names)}
+    row = conn.execute(sql, {"g": guild_id, "u": user_id, "first": min(hours.values(), default=0)} | hours).fetchone()
+    return {name: ActivityTotals(*row[3 * i : 3 * i + 3]) for i, name in enumerate(names)}
+
+
 def _seconds(date: int) -> int:
     return date // 1000 if date > MILLISECONDS_ABOVE else date
 
@@ -199,11 +234,13 @@ _COUNTERS = {
 }
 
 
-def _apply_edit(
-    conn: sqlite3.Connection, edit: ProfileEdit, *, add: bool, issuer: Party, actor: str, now: int
-) -> Member:
-    party = Party(edit.guild_id, edit.user_id)
-    row = ensure_member(conn, party, now)
+def _out_of_range(column: str, value: int) -> OutOfRange:
+    name = column.replace("_", ".", 1) if column.startswith("pray") else column
+    return OutOfRange(f"{name} would be {value}, outside {_COUNTERS[column]}..{MAX_AMOUNT}")
+
+
+def _edited_values(edit: ProfileEdit, row: Mapping[str, Any], *, add: bool, now: int) -> dict[str, Any]:
+    """The columns ``edit`` changes on ``row`` (no voicepoints), range-checked; empty when none."""
     values: dict[str, Any] = {}
     for column, minimum in _COUNTERS.items():
         given = getattr(edit, column)
@@ -213,12 +250,11 @@ def _apply_edit(
             given = _seconds(given)
         value = row[column] + given if add else given
         if not minimum <= value <= MAX_AMOUNT:
-            raise OutOfRange(f"{column.replace('_', '.', 1) if column.startswith('pray') else column} "
-                             f"would be {value}, outside {minimum}..{MAX_AMOUNT}")  # fmt: skip
+            raise _out_of_range(column, value)
         values[column] = value
     if edit.text_null and not add:
         values.update(has_text=0, text_level=0, text_experience=0, message_count=0)
-    elif any(getattr(edit, name) is not None for name in ("text_level", "text_experience", "message_count")):
+    elif edit.text_level is not None or edit.text_experience is not None or edit.message_count is not None:
         values["has_text"] = 1
     if edit.data_given:
         old = None if row["data"] is None else json.loads(row["data"])
@@ -226,20 +262,257 @@ def _apply_edit(
         values["data"] = None if data is None else json.dumps(data, separators=(",", ":"))
     if values:
         values["updated_at"] = now
+    return values
+
+
+def _adjust_voicepoints(
+    conn: sqlite3.Connection, edit: ProfileEdit, *, add: bool, issuer: Party, actor: str, now: int
+) -> None:
+    party = Party(edit.guild_id, edit.user_id)
+    reason = "api add" if add else "api edit"
+    if add:
+        adjust(conn, party, issuer, delta=edit.voicepoints, reason=reason, actor=actor, now=now)
+    else:
+        adjust(conn, party, issuer, target_balance=edit.voicepoints, reason=reason, actor=actor, now=now)
+
+
+def _apply_edit(
+    conn: sqlite3.Connection, edit: ProfileEdit, *, add: bool, issuer: Party, actor: str, now: int
+) -> Member:
+    party = Party(edit.guild_id, edit.user_id)
+    row = ensure_member(conn, party, now)
+    values = _edited_values(edit, row, add=add, now=now)
+    if values:
         assignments = ", ".join(f"{column} = ?" for column in values)
         conn.execute(
             f"UPDATE members SET {assignments} WHERE guild_id = ? AND user_id = ?",  # noqa: S608
             (*values.values(), party.guild_id, party.user_id),
         )
     if edit.voicepoints is not None:
-        reason = "api add" if add else "api edit"
-        if add:
-            adjust(conn, party, issuer, delta=edit.voicepoints, reason=reason, actor=actor, now=now)
-        else:
-            adjust(conn, party, issuer, target_balance=edit.voicepoints, reason=reason, actor=actor, now=now)
+        _adjust_voicepoints(conn, edit, add=add, issuer=issuer, actor=actor, now=now)
     member = _load(conn, party.guild_id, party.user_id)
     assert member is not None
     return member
+
+
+_MEMBER_COLUMNS = (
+    "guild_id", "user_id", "vp_id", "voicepoints", "level", "experience", "has_text", "text_level", "text_experience",
+    "message_count", "voice_seconds", "pray_date", "pray_streak", "pray_total", "data", "is_bot", "created_at",
+    "updated_at",
+)  # fmt: skip
+_SELECT_MANY = (
+    f"SELECT {', '.join('m.' + c for c in _MEMBER_COLUMNS)} FROM json_each(?) AS k"  # noqa: S608 - fixed names
+    " JOIN members AS m ON m.guild_id = k.value ->> 0 AND m.user_id = k.value ->> 1"
+)
+
+
+def _rows(conn: sqlite3.Connection, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], tuple[Any, ...]]:
+    """The member rows of ``keys`` (those that exist; values in ``_MEMBER_COLUMNS`` order), in one statement."""
+    cursor = conn.cursor()
+    cursor.row_factory = None
+    cursor.execute(_SELECT_MANY, (orjson.dumps(keys).decode(),))
+    return {(row[0], row[1]): row for row in cursor}
+
+
+def _states(rows: Mapping[tuple[int, int], tuple[Any, ...]]) -> dict[tuple[int, int], dict[str, Any]]:
+    return {key: dict(zip(_MEMBER_COLUMNS, row, strict=True)) for key, row in rows.items()}
+
+
+def _write_states(
+    conn: sqlite3.Connection,
+    states: Mapping[tuple[int, int], Mapping[str, Any]],
+    dirty: dict[tuple[int, int], set[str]],
+) -> None:
+    """One ``executemany`` per set of changed columns (the usual bulk changes the same few everywhere)."""
+    shapes: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+    for key, columns in dirty.items():
+        shape = tuple(sorted(columns))
+        state = states[key]
+        shapes.setdefault(shape, []).append((*(state[c] for c in shape), *key))
+    dirty.clear()
+    for shape, rows in shapes.items():
+        assignments = ", ".join(f"{column} = ?" for column in shape)
+        conn.executemany(
+            f"UPDATE members SET {assignments} WHERE guild_id = ? AND user_id = ?",  # noqa: S608 - fixed names
+            rows,
+        )
+
+
+_TEXT_COUNTERS = ("text_level", "text_experience", "message_count")
+_INDEX = {column: index for index, column in enumerate(_MEMBER_COLUMNS)}
+
+
+def _member_from_values(row: Sequence[Any]) -> Member:
+    return Member(
+        row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]), row[7], row[8], row[9], row[10],
+        Pray(row[11], row[12], row[13]), None if row[14] is None else json.loads(row[14]), bool(row[15]), row[16],
+        row[17],
+    )  # fmt: skip
+
+
+def _counters_only(edits: Sequence[ProfileEdit]) -> bool:
+    """Every edit sets or adds plain counters, and names a different profile."""
+    for edit in edits:
+        if edit.voicepoints is not None or edit.data_given or edit.text_null:
+            return False
+    return len({(edit.guild_id, edit.user_id) for edit in edits}) == len(edits)
+
+
+def _apply_counters(conn: sqlite3.Connection, edits: Sequence[ProfileEdit], *, add: bool, now: int) -> list[Member]:
+    """:func:`_edited_values` of edits that only touch counters, each of another profile, set-based.
+
+    Each group of edits that touch the same columns is one ``UPDATE ... FROM json_each(...)
+    RETURNING`` (the rows of missing profiles are created, then updated the same way); the new
+    values are range-checked afterwards in the edits' order, so the first bad edit is named as
+    editing one by one would name it, and the unit of work is rolled back.
+    """
+    shapes: dict[tuple[str, ...], list[ProfileEdit]] = {}
+    for edit in edits:
+        shapes.setdefault(_shape(edit), []).append(edit)
+    rows: dict[tuple[int, int], Sequence[Any]] = {}
+    bad: set[tuple[int, int]] = set()
+    for shape, group in shapes.items():
+        if not shape:
+            rows.update(_rows_ensured(conn, [(edit.guild_id, edit.user_id) for edit in group], now=now))
+            continue
+        updated = _update_counters(conn, shape, group, add=add, now=now)
+        checks = [(_INDEX[column], _COUNTERS[column]) for column in shape]
+        for key, row in updated.items():
+            for index, minimum in checks:
+                if not minimum <= row[index] <= MAX_AMOUNT:
+                    bad.add(key)
+        rows.update(updated)
+    if bad:
+        index, edit = next((i, e) for i, e in enumerate(edits) if (e.guild_id, e.user_id) in bad)
+        row = rows[(edit.guild_id, edit.user_id)]
+        column = next(c for c in _shape(edit) if not _COUNTERS[c] <= row[_INDEX[c]] <= MAX_AMOUNT)
+        raise EditRejected(index, str(_out_of_range(column, row[_INDEX[column]])))
+    return [_member_from_values(rows[(edit.guild_id, edit.user_id)]) for edit in edits]
+
+
+# which counters an edit gives (in ``_COUNTERS`` order), by which of them are not None
+_SHAPES = {
+    given: tuple(column for column, present in zip(_COUNTERS, given, strict=True) if present)
+    for given in itertools.product((False, True), repeat=len(_COUNTERS))
+}
+
+
+def _shape(edit: ProfileEdit) -> tuple[str, ...]:
+    return _SHAPES[
+        (
+            edit.experience is not None,
+            edit.level is not None,
+            edit.pray_streak is not None,
+            edit.pray_total is not None,
+            edit.text_level is not None,
+            edit.text_experience is not None,
+            edit.message_count is not None,
+            edit.voice_seconds is not None,
+            edit.pray_date is not None,
+        )
+    ]
+
+
+def _update_counters(
+    conn: sqlite3.Connection, shape: tuple[str, ...], group: Sequence[ProfileEdit], *, add: bool, now: int
+) -> dict[tuple[int, int], Sequence[Any]]:
+    assignments = [
+        f"{column} = {column + ' + ' if add else ''}(d.value ->> {position})"
+        for position, column in enumerate(shape, start=2)
+    ]
+    if any(column in _TEXT_COUNTERS for column in shape):
+        assignments.append("has_text = 1")
+    sql = (
+        f"UPDATE members SET {', '.join(assignments)}, updated_at = ? FROM json_each(?) AS d"  # noqa: S608 - fixed names
+        " WHERE members.guild_id = d.value ->> 0 AND members.user_id = d.value ->> 1"
+        f" RETURNING {', '.join('members.' + column for column in _MEMBER_COLUMNS)}"
+    )
+    convert = _seconds if "pray_date" in shape and not add else None
+
+    def payload(edits: Sequence[ProfileEdit]) -> str:
+        values = []
+        for edit in edits:
+            given = [getattr(edit, column) for column in shape]
+            if convert is not None:
+                given[-1] = convert(given[-1])  # pray_date is the last counter
+            values.append([edit.guild_id, edit.user_id, *given])
+        return orjson.dumps(values).decode()  # text: SQLite's JSON functions refuse a blob
+
+    cursor = conn.cursor()
+    cursor.row_factory = None
+    rows = {(row[0], row[1]): row for row in cursor.execute(sql, (now, payload(group)))}
+    missing = [edit for edit in group if (edit.guild_id, edit.user_id) not in rows]
+    if missing:
+        _create(conn, [(edit.guild_id, edit.user_id) for edit in missing], now=now)
+        rows.update({(row[0], row[1]): row for row in cursor.execute(sql, (now, payload(missing)))})
+    return rows
+
+
+def _create(conn: sqlite3.Connection, keys: Sequence[tuple[int, int]], *, now: int) -> None:
+    """Profiles with the defaults for ``keys`` that have none (``ensure_member``, set-based)."""
+    conn.executemany(
+        "INSERT INTO members (guild_id, user_id, vp_id, is_bot, created_at, updated_at) VALUES (?, ?, ?, 0, ?, ?)"
+        " ON CONFLICT (guild_id, user_id) DO NOTHING",
+        [(guild_id, user_id, vp_id(guild_id, user_id), now, now) for guild_id, user_id in keys],
+    )
+
+
+def _rows_ensured(
+    conn: sqlite3.Connection, keys: Sequence[tuple[int, int]], *, now: int
+) -> dict[tuple[int, int], tuple[Any, ...]]:
+    rows = _rows(conn, keys)
+    missing = [key for key in keys if key not in rows]
+    if missing:
+        _create(conn, missing, now=now)
+        rows.update(_rows(conn, missing))
+    return rows
+
+
+def _apply_edits(
+    conn: sqlite3.Connection,
+    edits: Sequence[ProfileEdit],
+    *,
+    add: bool,
+    issuer_of: Callable[[int], Party],
+    actor: str,
+    now: int,
+) -> list[Member]:
+    """:func:`_apply_edit` of every edit in turn, set-based.
+
+    Edits of counters only, each of another profile, are :func:`_apply_counters`. Others: one read
+    of every row, the changes kept in memory and written with one ``executemany`` per set of changed
+    columns; a voicepoints change goes through the ledger's own rules (:func:`storage.ledger.adjust`)
+    on the rows written so far. A single edit takes the plain path (fewer statements to prepare).
+    """
+    if len(edits) == 1:
+        try:
+            return [_apply_edit(conn, edits[0], add=add, issuer=issuer_of(edits[0].guild_id), actor=actor, now=now)]
+        except LedgerError as error:
+            raise EditRejected(0, str(error)) from None
+    if _counters_only(edits):
+        return _apply_counters(conn, edits, add=add, now=now)
+    states = _states(_rows_ensured(conn, list(dict.fromkeys((edit.guild_id, edit.user_id) for edit in edits)), now=now))
+    dirty: dict[tuple[int, int], set[str]] = {}
+    members = []
+    for index, edit in enumerate(edits):
+        key = (edit.guild_id, edit.user_id)
+        state = states[key]
+        try:
+            values = _edited_values(edit, state, add=add, now=now)
+            if values:
+                state.update(values)
+                dirty.setdefault(key, set()).update(values)
+            if edit.voicepoints is not None:
+                _write_states(conn, states, dirty)
+                issuer = issuer_of(edit.guild_id)
+                _adjust_voicepoints(conn, edit, add=add, issuer=issuer, actor=actor, now=now)
+                states.update(_states(_rows(conn, list({key, (issuer.guild_id, issuer.user_id)}))))
+                state = states[key]
+        except LedgerError as error:
+            raise EditRejected(index, str(error)) from None
+        members.append(_member_from_values(tuple(state.values())))  # the columns' order, kept by update
+    _write_states(conn, states, dirty)
+    return members
 
 
 def _level_up(level: int, experience: int, curve: Curve) -> tuple[int, int, list[int]]:
@@ -252,6 +525,90 @@ def _level_up(level: int, experience: int, curve: Curve) -> tuple[int, int, list
         level += 1
         gained.append(level)
     return level, experience, gained
+
+
+@dataclass(frozen=True, slots=True)
+class Earned:
+    """What tracking credits one member in one go."""
+
+    voice_seconds: int = 0
+    experience: int = 0
+    voicepoints: int = 0
+    messages: int = 0
+    text_experience: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class EarningTerms:
+    """A guild's terms for what tracking earns: the issuer, the text cooldown, the curves and rewards."""
+
+    bot_user_id: int
+    text_cooldown: int
+    voice_curve: Curve
+    text_curve: Curve
+    reward: Callable[[int], int]
+    actor: str
+
+
+def _record_activity(conn: sqlite3.Connection, party: Party, earned: Earned, terms: EarningTerms, now: int) -> Progress:
+    guild_id, user_id = party.guild_id, party.user_id
+    issuer = Party(guild_id, terms.bot_user_id)
+    voice_seconds, experience, voicepoints = earned.voice_seconds, earned.experience, earned.voicepoints
+    messages, text_experience, text_cooldown = earned.messages, earned.text_experience, terms.text_cooldown
+    voice_curve, text_curve, reward, actor = terms.voice_curve, terms.text_curve, terms.reward, terms.actor
+    row = ensure_member(conn, party, now)
+    level, xp, gained = _level_up(row["level"], min(MAX_AMOUNT, row["experience"] + experience), voice_curve)
+    text_level, text_xp, text_gained = row["text_level"], row["text_experience"], []
+    granted = 0
+    last_text = row["last_text_xp_at"]
+    if text_experience and now - last_text >= text_cooldown:
+        granted = text_experience
+        last_text = now
+        text_level, text_xp, text_gained = _level_up(text_level, min(MAX_AMOUNT, text_xp + text_experience), text_curve)
+    conn.execute(
+        "UPDATE members SET voice_seconds = MIN(?, voice_seconds + ?), level = ?, experience = ?,"
+        " message_count = MIN(?, message_count + ?), text_level = ?, text_experience = ?,"
+        " has_text = CASE WHEN ? > 0 OR ? > 0 THEN 1 ELSE has_text END, last_text_xp_at = ?, updated_at = ?"
+        " WHERE guild_id = ? AND user_id = ?",
+        (
+            *(MAX_AMOUNT, voice_seconds, level, xp, MAX_AMOUNT, messages, text_level, text_xp),
+            *(messages, granted, last_text, now, guild_id, user_id),
+        ),
+    )
+    if voice_seconds or messages or experience:
+        conn.execute(
+            "INSERT INTO member_activity (guild_id, user_id, hour, messages, voice_seconds, experience)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (guild_id, user_id, hour) DO UPDATE SET"
+            " messages = messages + excluded.messages, voice_seconds = voice_seconds + excluded.voice_seconds,"
+            " experience = experience + excluded.experience",
+            (guild_id, user_id, now // 3600, messages, voice_seconds, experience),
+        )
+    entries = []
+    if voicepoints > 0:
+        entries.append(post(conn, issuer, party, voicepoints, reason="voice time", actor=actor, now=now,
+                            issuer=issuer))  # fmt: skip
+    bonus = sum(reward(new_level) for new_level in gained)
+    if bonus > 0:
+        entries.append(post(conn, issuer, party, bonus, reason="level up", actor=actor, now=now,
+                            issuer=issuer))  # fmt: skip
+    member = _load(conn, guild_id, user_id)
+    assert member is not None
+    return Progress(member, gained, text_gained, granted, entries)
+
+
+def _progress_rows(
+    conn: sqlite3.Connection, guild_id: int, user_ids: list[int]
+) -> dict[int, tuple[int, int, int, int, int]]:
+    """(level, experience, text_level, text_experience, last_text_xp_at) of the members that exist."""
+    found: dict[int, tuple[int, int, int, int, int]] = {}
+    for start in range(0, len(user_ids), 500):
+        chunk = user_ids[start : start + 500]
+        columns = "user_id, level, experience, text_level, text_experience, last_text_xp_at"
+        marks = ", ".join("?" * len(chunk))
+        sql = f"SELECT {columns} FROM members WHERE guild_id = ? AND user_id IN ({marks})"  # noqa: S608 - placeholders
+        for row in conn.execute(sql, (guild_id, *chunk)):
+            found[row[0]] = (row[1], row[2], row[3], row[4], row[5])
+    return found
 
 
 class MemberRepository:
@@ -272,7 +629,7 @@ class MemberRepository:
             row = conn.execute("SELECT * FROM members WHERE vp_id = ? AND user_id != 0", (vp_id,)).fetchone()
             return None if row is None else member_from_row(row)
 
-        return await self._storage.read(work)
+        return await self._storage.read_point(work)
 
     async def list(
         self, guild_id: int | None = None, *, limit: int = 0, offset: int = 0, guild_ids: frozenset[int] = frozenset()
@@ -430,16 +787,13 @@ class MemberRepository:
         """Edit (or add to) every profile, all or nothing; a bad item raises :class:`EditRejected`."""
 
         def work(conn: sqlite3.Connection) -> list[Member]:
-            members = []
-            for index, edit in enumerate(edits):
-                issuer = Party(edit.guild_id, bot_user_id)
-                try:
-                    members.append(_apply_edit(conn, edit, add=add, issuer=issuer, actor=actor, now=now))
-                except LedgerError as error:
-                    raise EditRejected(index, str(error)) from None
-            return members
+            return _apply_edits(
+                conn, edits, add=add, issuer_of=lambda guild_id: Party(guild_id, bot_user_id), actor=actor, now=now
+            )
 
-        return await self._storage.write(work)
+        # A few profiles are a short indexed unit of work, committed on the loop thread.
+        write = self._storage.write_point if len(edits) <= POINT_EDITS else self._storage.write
+        return await write(work)
 
     async def record_activity(
         self,
@@ -460,50 +814,106 @@ class MemberRepository:
         actor: str,
     ) -> Progress:
         """What tracking earned: time, experience with level-ups, points and the level-up reward, from "self"."""
-        party = Party(guild_id, user_id)
-        issuer = Party(guild_id, bot_user_id)
+        earned = Earned(voice_seconds, experience, voicepoints, messages, text_experience)
+        terms = EarningTerms(bot_user_id, text_cooldown, voice_curve, text_curve, reward, actor)
 
         def work(conn: sqlite3.Connection) -> Progress:
-            row = ensure_member(conn, party, now)
-            level, xp, gained = _level_up(row["level"], min(MAX_AMOUNT, row["experience"] + experience), voice_curve)
-            text_level, text_xp, text_gained = row["text_level"], row["text_experience"], []
-            granted = 0
-            last_text = row["last_text_xp_at"]
-            if text_experience and now - last_text >= text_cooldown:
-                granted = text_experience
-                last_text = now
-                text_level, text_xp, text_gained = _level_up(
-                    text_level, min(MAX_AMOUNT, text_xp + text_experience), text_curve
+            return _record_activity(conn, Party(guild_id, user_id), earned, terms, now)
+
+        return await self._storage.write(work)
+
+    async def record_voice(
+        self, guild_id: int, credits: Sequence[tuple[int, Earned]], terms: EarningTerms, *, now: int
+    ) -> list[Progress | Exception]:
+        """Many members' voice credits in one unit of work, each as :meth:`record_activity` stores it and
+        each in its own savepoint: a credit that fails is rolled back alone and answered as its error."""
+
+        def work(conn: sqlite3.Connection) -> list[Progress | Exception]:
+            results: list[Progress | Exception] = []
+            for user_id, earned in credits:
+                conn.execute("SAVEPOINT voice_credit")
+                try:
+                    results.append(_record_activity(conn, Party(guild_id, user_id), earned, terms, now))
+                except Exception as error:  # answered to the caller, which reports it
+                    conn.execute("ROLLBACK TO voice_credit")
+                    results.append(error)
+                conn.execute("RELEASE voice_credit")
+            return results
+
+        return await self._storage.write(work)
+
+    async def record_messages(
+        self,
+        guild_id: int,
+        messages: Sequence[CountedMessage],
+        *,
+        bot_user_id: int,
+        text_cooldown: int,
+        voice_curve: Curve,
+        text_curve: Curve,
+        reward: Callable[[int], int],
+        actor: str,
+    ) -> list[Progress]:
+        """Many counted messages of one guild in one unit of work; each exactly as :meth:`record_activity`
+        would count it alone (``messages=1``), in order. Answers the members who gained a voice level."""
+        issuer = Party(guild_id, bot_user_id)
+        by_user: dict[int, list[CountedMessage]] = {}
+        for message in messages:
+            by_user.setdefault(message.user_id, []).append(message)
+
+        def work(conn: sqlite3.Connection) -> list[Progress]:
+            rows = _progress_rows(conn, guild_id, list(by_user))
+            missing = [user_id for user_id in by_user if user_id not in rows]
+            if missing:  # new profiles, created as ensure_member creates them, at their first message
+                conn.executemany(
+                    "INSERT INTO members (guild_id, user_id, vp_id, is_bot, created_at, updated_at)"
+                    " VALUES (?, ?, ?, 0, ?, ?) ON CONFLICT (guild_id, user_id) DO NOTHING",
+                    [(guild_id, u, Party(guild_id, u).vp_id, by_user[u][0].at, by_user[u][0].at) for u in missing],
                 )
-            conn.execute(
-                "UPDATE members SET voice_seconds = MIN(?, voice_seconds + ?), level = ?, experience = ?,"
-                " message_count = MIN(?, message_count + ?), text_level = ?, text_experience = ?,"
-                " has_text = CASE WHEN ? > 0 OR ? > 0 THEN 1 ELSE has_text END, last_text_xp_at = ?, updated_at = ?"
+                rows |= _progress_rows(conn, guild_id, missing)
+            updates, hours, levelled = [], [], []
+            for user_id, items in by_user.items():
+                level, experience, text_level, text_xp, last_text = rows[user_id]
+                first, last = items[0].at, items[-1].at
+                level, xp, gained = _level_up(level, min(MAX_AMOUNT, experience), voice_curve)
+                counts: dict[int, int] = {}
+                for item in items:
+                    counts[item.at // 3600] = counts.get(item.at // 3600, 0) + 1
+                    if item.text_experience and item.at - last_text >= text_cooldown:
+                        last_text = item.at
+                        text_level, text_xp, _ = _level_up(
+                            text_level, min(MAX_AMOUNT, text_xp + item.text_experience), text_curve
+                        )
+                updates.append(
+                    (level, xp, MAX_AMOUNT, len(items), text_level, text_xp, last_text, last, guild_id, user_id)
+                )
+                hours += [(guild_id, user_id, hour, count) for hour, count in counts.items()]
+                if gained:
+                    levelled.append((user_id, first, gained))
+            conn.executemany(
+                "UPDATE members SET level = ?, experience = ?, message_count = MIN(?, message_count + ?),"
+                " text_level = ?, text_experience = ?, has_text = 1, last_text_xp_at = ?, updated_at = ?"
                 " WHERE guild_id = ? AND user_id = ?",
-                (
-                    *(MAX_AMOUNT, voice_seconds, level, xp, MAX_AMOUNT, messages, text_level, text_xp),
-                    *(messages, granted, last_text, now, guild_id, user_id),
-                ),
+                updates,
             )
-            if voice_seconds or messages or experience:
-                conn.execute(
-                    "INSERT INTO member_activity (guild_id, user_id, hour, messages, voice_seconds, experience)"
-                    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (guild_id, user_id, hour) DO UPDATE SET"
-                    " messages = messages + excluded.messages, voice_seconds = voice_seconds + excluded.voice_seconds,"
-                    " experience = experience + excluded.experience",
-                    (guild_id, user_id, now // 3600, messages, voice_seconds, experience),
-                )
-            entries = []
-            if voicepoints > 0:
-                entries.append(post(conn, issuer, party, voicepoints, reason="voice time", actor=actor, now=now,
-                                    issuer=issuer))  # fmt: skip
-            bonus = sum(reward(new_level) for new_level in gained)
-            if bonus > 0:
-                entries.append(post(conn, issuer, party, bonus, reason="level up", actor=actor, now=now,
-                                    issuer=issuer))  # fmt: skip
-            member = _load(conn, guild_id, user_id)
-            assert member is not None
-            return Progress(member, gained, text_gained, granted, entries)
+            conn.executemany(
+                "INSERT INTO member_activity (guild_id, user_id, hour, messages, voice_seconds, experience)"
+                " VALUES (?, ?, ?, ?, 0, 0) ON CONFLICT (guild_id, user_id, hour) DO UPDATE SET"
+                " messages = messages + excluded.messages",
+                hours,
+            )
+            progress = []
+            for user_id, first, gained in levelled:  # rare: an edit left experience past a level
+                party = Party(guild_id, user_id)
+                entries = []
+                bonus = sum(reward(new_level) for new_level in gained)
+                if bonus > 0:
+                    entries.append(post(conn, issuer, party, bonus, reason="level up", actor=actor, now=first,
+                                        issuer=issuer))  # fmt: skip
+                member = _load(conn, guild_id, user_id)
+                assert member is not None
+                progress.append(Progress(member, gained, [], 0, entries))
+            return progress
 
         return await self._storage.write(work)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,16 @@ class ModuleState:
     guild_id: int
     enabled: bool
     settings: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedEvent:
+    """A statistics event gathered by the bot: who, where, which message, when."""
+
+    user_id: int | None
+    channel_id: int | None
+    ref_id: int | None
+    at: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +165,27 @@ class ServerstatsRepository:
                 " WHEN delay_max IS NULL OR excluded.delay_max > delay_max THEN excluded.delay_max"
                 " ELSE delay_max END",
                 (guild_id, kind, now // DAY * DAY, delay or 0, int(delay is not None), delay),
+            )
+
+        await self._storage.write_point(work)
+
+    async def record_many(self, guild_id: int, kind: str, events: Sequence[RecordedEvent]) -> None:
+        """Many events of one kind (no delays) in one unit of work, as :meth:`record` stores each."""
+        days: dict[int, int] = {}
+        for event in events:
+            days[event.at // DAY * DAY] = days.get(event.at // DAY * DAY, 0) + 1
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "INSERT INTO serverstats_events (guild_id, kind, user_id, channel_id, ref_id, label, delay, created_at)"
+                " VALUES (?, ?, ?, ?, ?, NULL, NULL, ?)",
+                [(guild_id, kind, e.user_id, e.channel_id, e.ref_id, e.at) for e in events],
+            )
+            conn.executemany(
+                "INSERT INTO serverstats_daily (guild_id, kind, day, count, delay_sum, delay_count, delay_max)"
+                " VALUES (?, ?, ?, ?, 0, 0, NULL) ON CONFLICT (guild_id, kind, day) DO UPDATE SET"
+                " count = count + excluded.count",
+                [(guild_id, kind, day, count) for day, count in days.items()],
             )
 
         await self._storage.write(work)
@@ -422,6 +454,26 @@ class PrivacyRepository:
             return row is not None
 
         return await self._storage.read_point(work)
+
+    async def opted_out_among(self, guild_id: int, user_ids: Collection[int]) -> set[int]:
+        """Which of ``user_ids`` opted out in the guild (one read for many)."""
+        wanted = sorted(set(user_ids))
+
+        def work(conn: sqlite3.Connection) -> set[int]:
+            found: set[int] = set()
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                marks = ", ".join("?" * len(chunk))
+                found.update(
+                    row[0]
+                    for row in conn.execute(
+                        f"SELECT user_id FROM privacy_optouts WHERE guild_id = ? AND user_id IN ({marks})",  # noqa: S608
+                        (guild_id, *chunk),
+                    )
+                )
+            return found
+
+        return await self._storage.read(work) if wanted else set()
 
     async def set_opted_out(self, guild_id: int, user_id: int, opted_out: bool, *, now: int) -> None:
         def work(conn: sqlite3.Connection) -> None:

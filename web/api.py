@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
@@ -26,6 +26,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Envelope = Callable[[int, str, "int | None"], Any]
 Access = Literal["public", "read", "write", "none"]
 ModelT = TypeVar("ModelT", bound=BaseModel)
+V = TypeVar("V")
 
 MAX_SNOWFLAKE = 2**63 - 1
 
@@ -147,12 +148,40 @@ class Family:
 
 
 def json_response(data: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(
-        body=json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode(),
-        status=status,
-        content_type="application/json",
-        headers=headers,
-    )
+    return json_body_response(json_bytes(data), status=status, headers=headers)
+
+
+def json_bytes(data: Any) -> bytes:
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def json_body_response(body: bytes, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(body=body, status=status, content_type="application/json", headers=headers)
+
+
+class RenderedBodies(Generic[V]):
+    """JSON bodies of values read through ``Storage.read_cached``, remembered by the value's identity.
+
+    The storage cache hands out the same immutable object until the database next changes, so
+    the bytes rendered from that object are right for exactly as long as it is handed out; a new
+    object (a write happened) renders anew. Entries hold their value, so an identity is never
+    reused while remembered.
+    """
+
+    def __init__(self, render: Callable[[V], Any], max_entries: int = 10_000) -> None:
+        self._render = render
+        self._max_entries = max_entries
+        self._entries: dict[Hashable, tuple[V, bytes]] = {}
+
+    def body(self, key: Hashable, value: V) -> bytes:
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] is value:
+            return entry[1]
+        body = json_bytes(self._render(value))
+        if len(self._entries) >= self._max_entries:
+            self._entries.clear()
+        self._entries[key] = (value, body)
+        return body
 
 
 def add_routes(app: web.Application, families: Iterable[Family]) -> None:

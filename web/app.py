@@ -13,7 +13,8 @@ from storage import Repositories
 from web import keys
 from web.api import add_routes
 from web.families import ALL
-from web.middleware import body_limit, envelopes, normalise_path
+from web.looplag import LoopLagProbe, probe_context
+from web.middleware import edges
 from web.ratelimit import RateLimiter
 
 # The modules that declare each family's routes (importing one registers its routes).
@@ -32,7 +33,7 @@ def create_app(
     *, settings: Settings, repos: Repositories, clock: Clock, bot: BotStatus | None = None
 ) -> web.Application:
     app = web.Application(
-        middlewares=[normalise_path, envelopes, body_limit],
+        middlewares=[edges],
         client_max_size=settings.api.max_body_bytes,
     )
     app[keys.SETTINGS] = settings
@@ -42,6 +43,8 @@ def create_app(
     app[keys.LIMITER] = RateLimiter(clock)
     app[keys.ROUTES] = {}
     app[keys.PAGES] = {}
+    app[keys.LOOP_LAG] = LoopLagProbe()
+    app.cleanup_ctx.append(probe_context(app[keys.LOOP_LAG]))
     for module in ROUTE_MODULES:
         importlib.import_module(module)
     add_routes(app, ALL)

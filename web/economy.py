@@ -7,14 +7,15 @@ envelope.
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+from typing import Annotated, Any
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from core import economy
 from web import keys
-from web.api import ApiError, json_response, read_model, snowflake
+from web.api import ApiError, read_model, snowflake
 from web.families import economy as family
 
 PATH = r"/api/guilds/{guild_id:\d+}/users/{user_id:\d+}"
@@ -123,9 +124,14 @@ def _fail(error: economy.EconomyError) -> ApiError:
     return ApiError(error.status, str(error))
 
 
+def _body(profile: dict[str, Any]) -> bytes:
+    """The answer's bytes, as ``json_response`` writes them (they are remembered with the profile)."""
+    return json.dumps({"code": 200, "response": profile}, separators=(",", ":"), ensure_ascii=False).encode()
+
+
 async def _answer(request: web.Request, guild_id: int, user_id: int) -> web.Response:
     app = request.app
-    profile = await economy.load_profile(
+    body = await economy.load_profile(
         app[keys.REPOS],
         app[keys.SETTINGS],
         guild_id,
@@ -133,10 +139,11 @@ async def _answer(request: web.Request, guild_id: int, user_id: int) -> web.Resp
         in_guild=_in_guild(request, guild_id, user_id),
         now=int(app[keys.CLOCK].time()),
         voice_since=app[keys.BOT].voice_session_start(guild_id, user_id),
+        shape=_body,
     )
-    if profile is None:
+    if body is None:
         raise ApiError(404, f"user {user_id} has no profile in guild {guild_id}")
-    return json_response({"code": 200, "response": profile})
+    return web.Response(body=body, content_type="application/json")
 
 
 @family.route("GET", PATH, summary="A member's economy profile", access="read", response=PROFILE)

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from core.ports import BotStatus
     from storage import ApiKey, Repositories
     from web.api import Route
+    from web.looplag import LoopLagProbe
     from web.ratelimit import Decision, RateLimiter
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
@@ -21,9 +22,10 @@ LIMITER: web.AppKey[RateLimiter] = web.AppKey("limiter")
 BOT: web.AppKey[BotStatus] = web.AppKey("bot")
 ROUTES: web.AppKey[dict[Any, Route]] = web.AppKey("routes")
 PAGES: web.AppKey[dict[str, bytes]] = web.AppKey("pages")
+LOOP_LAG: web.AppKey[LoopLagProbe] = web.AppKey("loop_lag")
 
 # Per-request values.
 API_KEY: web.RequestKey[ApiKey | None] = web.RequestKey("api_key")
 RATE_DECISION: web.RequestKey[Decision] = web.RequestKey("rate_decision")
 
-__all__ = ["API_KEY", "BOT", "CLOCK", "LIMITER", "PAGES", "RATE_DECISION", "REPOS", "ROUTES", "SETTINGS"]
+__all__ = ["API_KEY", "BOT", "CLOCK", "LIMITER", "LOOP_LAG", "PAGES", "RATE_DECISION", "REPOS", "ROUTES", "SETTINGS"]

@@ -1,4 +1,4 @@
-"""Middlewares: path normalisation, error envelopes and rate-limit headers, body size."""
+"""The one middleware (paths, body size and time, error envelopes, rate-limit headers) and the access log."""
 
 from __future__ import annotations
 
@@ -21,41 +21,25 @@ _SLASHES = re.compile(r"/{2,}")
 
 
 @web.middleware
-async def normalise_path(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Serve ``//a//b/`` as ``/a/b`` in place: callers POST and do not follow redirects."""
-    path = request.rel_url.raw_path
-    if isinstance(request.match_info.route, SystemRoute) and path != "/":
+async def edges(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """What every request passes through, as one layer (each layer costs every request a frame).
+
+    - ``//a//b/`` is served as ``/a/b`` in place: callers POST and do not follow redirects.
+    - A declared oversized body is refused before any of it is read; a body that trickles in gets
+      408 (aiohttp has no body timeout of its own, so the body is read here, and kept by
+      ``request.read()`` for the handler, within ``[api] body_timeout`` seconds).
+    - Every failure is answered in the envelope of the family the path belongs to, and the
+      rate-limit headers go on every answer.
+    """
+    if isinstance(request.match_info.route, SystemRoute):
+        path = request.rel_url.raw_path
         clean = _SLASHES.sub("/", path).rstrip("/") or "/"
         if clean != path:
             url = URL.build(path=clean, query_string=request.rel_url.raw_query_string, encoded=True)
-            cloned = request.clone(rel_url=url)
-            return await request.app._handle(cloned)  # resolve again, through every middleware
-    return await handler(request)
-
-
-@web.middleware
-async def body_limit(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Refuse a declared oversized body before reading any of it; a body that trickles in gets 408.
-
-    aiohttp has no timeout of its own for a body, so the body is read (and kept: ``request.read()``
-    caches it for the handler) within ``[api] body_timeout`` seconds.
-    """
-    api = request.app[keys.SETTINGS].api
-    if request.content_length is not None and request.content_length > api.max_body_bytes:
-        raise ApiError(413, f"the request body is larger than {api.max_body_bytes} bytes")
-    if request.body_exists:
-        try:
-            async with asyncio.timeout(api.body_timeout):
-                await request.read()
-        except TimeoutError:
-            raise ApiError(408, f"the request body did not arrive within {api.body_timeout:g} seconds") from None
-    return await handler(request)
-
-
-@web.middleware
-async def envelopes(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every failure, in the envelope of the family the path belongs to; limit headers on all."""
+            return await request.app._handle(request.clone(rel_url=url))  # resolve again, through this layer
     try:
+        if request.body_exists:
+            await _read_body(request)
         response = await handler(request)
     except ApiError as error:
         response = _family(request).error_response(error.status, error.message, error.code, error.headers)
@@ -74,6 +58,20 @@ async def envelopes(request: web.Request, handler: Handler) -> web.StreamRespons
     if decision is not None and not response.prepared:
         response.headers.update(decision.headers(request.app[keys.CLOCK].time()))
     return response
+
+
+async def _read_body(request: web.Request) -> None:
+    api = request.app[keys.SETTINGS].api
+    if request.content_length is not None and request.content_length > api.max_body_bytes:
+        raise ApiError(413, f"the request body is larger than {api.max_body_bytes} bytes")
+    if request.content.is_eof():  # all of it came with the headers: nothing to wait for
+        await request.read()
+        return
+    try:
+        async with asyncio.timeout(api.body_timeout):
+            await request.read()
+    except TimeoutError:
+        raise ApiError(408, f"the request body did not arrive within {api.body_timeout:g} seconds") from None
 
 
 def _family(request: web.Request) -> Family:

@@ -11,8 +11,9 @@ from aiohttp import web
 
 from core import __version__
 from web import keys
-from web.api import json_response
+from web.api import ApiError, Param, json_response
 from web.families import API_FAMILIES, ops
+from web.looplag import WINDOW
 from web.openapi import build_openapi
 
 OPENAPI = {
@@ -89,12 +90,32 @@ HEALTH = {
             "properties": {"gateway": {"type": "boolean"}, "database": {"type": "boolean"}},
             "required": ["gateway", "database"],
         },
+        "loop_lag_ms": {
+            "type": "object",
+            "description": "How late the event loop ran a probe scheduled every 10 ms, over the last `window`"
+            " seconds (query parameter, 1 to 60, default 60).",
+            "properties": {
+                "p50": {"type": "number"},
+                "p99": {"type": "number"},
+                "max": {"type": "number"},
+                "samples": {"type": "integer"},
+                "window_s": {"type": "number"},
+            },
+            "required": ["p50", "p99", "max", "samples", "window_s"],
+        },
     },
-    "required": ["live", "ready", "checks"],
+    "required": ["live", "ready", "checks", "loop_lag_ms"],
 }
 
 
-@ops.route("GET", "/healthz", summary="Liveness and readiness", access="public", response=HEALTH)
+@ops.route(
+    "GET",
+    "/healthz",
+    summary="Liveness, readiness and event-loop lag",
+    access="public",
+    response=HEALTH,
+    query=(Param("window", {"type": "number", "minimum": 1, "maximum": WINDOW}, False, "seconds of loop lag"),),
+)
 async def healthz(request: web.Request) -> web.Response:
     bot = request.app[keys.BOT]
     checks: dict[str, Any] = {
@@ -102,4 +123,16 @@ async def healthz(request: web.Request) -> web.Response:
         "database": await request.app[keys.REPOS].storage.writable(),
     }
     ready = all(checks.values())
-    return json_response({"live": True, "ready": ready, "checks": checks}, status=200 if ready else 503)
+    lag = request.app[keys.LOOP_LAG].summary(_window(request.query.get("window")))
+    body = {"live": True, "ready": ready, "checks": checks, "loop_lag_ms": lag}
+    return json_response(body, status=200 if ready else 503)
+
+
+def _window(raw: str | None) -> float:
+    try:
+        window = float(raw) if raw is not None else WINDOW
+    except ValueError:
+        raise ApiError(400, "window must be a number of seconds from 1 to 60") from None
+    if not 1 <= window <= WINDOW:
+        raise ApiError(400, "window must be a number of seconds from 1 to 60")
+    return window

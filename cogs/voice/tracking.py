@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING
 import discord
 from discord.ext import commands
 
+from cogs._batch import Batcher
 from core import voice
 from core.voice import Carry, GuildVoiceSettings, VoiceSessions, VoiceSnapshot
-from storage.members import Progress
+from storage.members import CountedMessage, Progress
 
 if TYPE_CHECKING:
     from guildhall.bot import Guildhall
@@ -34,17 +35,23 @@ class VoiceTracking(commands.Cog):
         self._paused = not bot.is_ready()
         self._timer = None
         self._lock = asyncio.Lock()
+        self.messages: Batcher[tuple[int, CountedMessage]] = Batcher(
+            self.credit_messages, name="text activity", track=bot.track, report=bot.report_failure
+        )
 
     async def cog_load(self) -> None:
+        self.bot.add_message_sink(self.gather_message)
         self._timer = self.bot.clock.every(self.bot.settings.voice.flush_interval, self.flush, name="voice-flush")
         if self.bot.is_ready():
             await self.resync()
 
     async def cog_unload(self) -> None:
+        self.bot.remove_message_sink(self.gather_message)
         if self._timer is not None:
             self._timer.cancel()
         self.sessions.pause(self.bot.clock.time())
         self._paused = True
+        await self.messages.close()
         await self.flush(effects=False)
 
     # --- settings ------------------------------------------------------------------------------
@@ -108,16 +115,40 @@ class VoiceTracking(commands.Cog):
         self._paused = True
         self.sessions.pause(self.bot.clock.time())
 
+    async def update_member(self, member: discord.Member, state: discord.VoiceState | None) -> None:
+        """One member's voice state changed: constant work, not a pass over the guild's voice states."""
+        if self._paused:
+            return
+        guild = member.guild
+        rules = await self.rules(guild.id)
+        afk = guild.afk_channel.id if guild.afk_channel else None
+        snapshot = None
+        if state is not None and state.channel is not None:
+            snapshot = VoiceSnapshot(
+                user_id=member.id,
+                channel_id=state.channel.id,
+                bot=member.bot,
+                self_mute=state.self_mute,
+                self_deaf=state.self_deaf,
+                mute=state.mute,
+                deaf=state.deaf,
+                suppress=state.suppress,
+                role_ids=frozenset(role.id for role in member.roles),
+            )
+        now = self.bot.clock.time()
+        if not self.sessions.update(guild.id, member.id, snapshot, now=now, rules=rules, afk_channel_id=afk):
+            await self.sync_guild(guild)
+
     @commands.Cog.listener()
     async def on_voice_state_update(
         self, member: discord.Member, before: discord.VoiceState, after: discord.VoiceState
     ) -> None:
-        await self.sync_guild(member.guild)
+        await self.update_member(member, after)
 
     @commands.Cog.listener()
     async def on_member_update(self, before: discord.Member, after: discord.Member) -> None:
         if after.voice is not None and before.roles != after.roles:
-            await self.sync_guild(after.guild)
+            await self.update_member(after, after.voice)
 
     @commands.Cog.listener()
     async def on_guild_remove(self, guild: discord.Guild) -> None:
@@ -136,50 +167,69 @@ class VoiceTracking(commands.Cog):
             drained = self.sessions.drain(now)
             if not drained:
                 return
-            credits = []
+            by_guild: dict[int, dict[int, int]] = {}
             for (guild_id, user_id), seconds in drained.items():
-                rules = await self.rules(guild_id)
-                credits.append(
-                    voice.credit_voice(
+                by_guild.setdefault(guild_id, {})[user_id] = seconds
+            results: list[Progress | BaseException] = []
+            for guild_id, seconds in by_guild.items():
+                try:
+                    results += await voice.credit_voice(
                         self.bot.repos,
-                        rules,
+                        await self.rules(guild_id),
+                        self.carry,
                         guild_id=guild_id,
-                        user_id=user_id,
                         seconds=seconds,
-                        experience=self.carry.pay(("xp", guild_id, user_id), seconds, rules.xp_per_minute),
-                        voicepoints=self.carry.pay(("vp", guild_id, user_id), seconds, rules.points_per_minute),
                         bot_user_id=self.bot.user.id,
                         now=int(now),
                     )
-                )
-            results = await asyncio.gather(*credits, return_exceptions=True)
+                except Exception as error:
+                    results.append(error)
         for result in results:
             if isinstance(result, BaseException):
                 self.bot.report_failure("voice flush", result)
             elif effects and result.levels_gained:
                 await self.level_up(result)
 
-    @commands.Cog.listener()
-    async def on_message(self, message: discord.Message) -> None:
+    def gather_message(self, message: discord.Message) -> None:
+        """A message sink: a human's guild message counts (written in batches)."""
         if message.guild is None or message.author.bot or message.type not in COUNTED_MESSAGE_TYPES:
             return
         if message.interaction_metadata is not None or self.bot.user is None:
             return
-        rules = await self.rules(message.guild.id)
-        roles = {role.id for role in getattr(message.author, "roles", [])}
-        if message.channel.id in rules.no_xp_channels or roles & rules.no_xp_roles:
+        rules = self._rules.get(message.guild.id)
+        if rules is None:  # the guild's first message since its settings were (re)read
+            self.bot.track(asyncio.get_running_loop().create_task(self._gather_after_reading_rules(message)))
             return
-        progress = await voice.credit_message(
-            self.bot.repos,
-            rules,
-            guild_id=message.guild.id,
-            user_id=message.author.id,
-            bot_user_id=self.bot.user.id,
-            now=int(self.bot.clock.time()),
-            rng=self.rng,
+        self._gather(message, rules)
+
+    async def _gather_after_reading_rules(self, message: discord.Message) -> None:
+        assert message.guild is not None
+        self._gather(message, await self.rules(message.guild.id))
+
+    def _gather(self, message: discord.Message, rules: GuildVoiceSettings) -> None:
+        assert message.guild is not None
+        if message.channel.id in rules.no_xp_channels:
+            return
+        if rules.no_xp_roles and {role.id for role in getattr(message.author, "roles", [])} & rules.no_xp_roles:
+            return
+        self.messages.add(
+            voice.counted_message(rules, message.guild.id, message.author.id, self.bot.clock.time(), self.rng)
         )
-        if progress.levels_gained:
-            await self.level_up(progress)
+
+    async def credit_messages(self, batch: list[tuple[int, CountedMessage]]) -> None:
+        """Count gathered messages, one unit of work per guild, and level up whoever reached a level."""
+        if self.bot.user is None:
+            return
+        by_guild: dict[int, list[CountedMessage]] = {}
+        for guild_id, message in batch:
+            by_guild.setdefault(guild_id, []).append(message)
+        for guild_id, messages in by_guild.items():
+            rules = await self.rules(guild_id)
+            levelled = await voice.credit_messages(
+                self.bot.repos, rules, guild_id=guild_id, messages=messages, bot_user_id=self.bot.user.id
+            )
+            for progress in levelled:
+                await self.level_up(progress)
 
     async def level_up(self, progress: Progress) -> None:
         """Level roles and the announcement; failures on Discord's side are logged, not raised."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import replace
 
 from core.config import Settings
@@ -67,3 +68,44 @@ def test_overrides_round_trip_through_storage_json():
     stored = changed.stored(RULES)
     assert stored == {"no_xp_channels": [5], "level_roles": [[2, 9]], "xp_per_minute": 3}
     assert RULES.with_overrides(stored) == changed
+
+
+def test_one_member_updates_match_a_whole_guild_sync():
+    rng = random.Random(8)
+    for rules in (RULES, replace(RULES, ignore_alone=False), replace(RULES, join_grace=5, no_xp_roles=frozenset({7}))):
+        incremental, whole = VoiceSessions(), VoiceSessions()
+        current: dict[int, VoiceSnapshot] = {}
+        incremental.sync(G, [], now=0, rules=rules, afk_channel_id=AFK)
+        whole.sync(G, [], now=0, rules=rules, afk_channel_id=AFK)
+        now = 0.0
+        for _ in range(600):
+            now += rng.choice((0.0, 0.5, 3.0))
+            user = rng.randrange(6)
+            channel = rng.choice((None, ROOM, OTHER, AFK))
+            if channel is None:
+                current.pop(user, None)
+                state = None
+            else:
+                flags = {
+                    "self_mute": rng.random() < 0.2,
+                    "bot": user == 5,
+                    "role_ids": frozenset({7} if rng.random() < 0.1 else ()),
+                }
+                state = current[user] = VoiceSnapshot(user, channel, **flags)
+            assert incremental.update(G, user, state, now=now, rules=rules, afk_channel_id=AFK)
+            whole.sync(G, list(current.values()), now=now, rules=rules, afk_channel_id=AFK)
+            assert incremental.counting_now(G) == whole.counting_now(G) == counting(current.values(), rules, AFK)
+            if rng.random() < 0.05:
+                assert incremental.drain(now) == whole.drain(now)
+        assert incremental.drain(now + 10) == whole.drain(now + 10)
+
+
+def test_an_update_under_other_rules_asks_for_a_sync():
+    sessions = VoiceSessions()
+    assert not sessions.update(G, A, VoiceSnapshot(A, ROOM), now=0, rules=RULES, afk_channel_id=None)
+    sessions.sync(G, [], now=0, rules=RULES, afk_channel_id=None)
+    assert not sessions.update(
+        G, A, VoiceSnapshot(A, ROOM), now=0, rules=replace(RULES, join_grace=9), afk_channel_id=None
+    )
+    sessions.pause(1)
+    assert not sessions.update(G, A, VoiceSnapshot(A, ROOM), now=2, rules=RULES, afk_channel_id=None)

@@ -50,6 +50,8 @@ async def sandbox(world: World, e2e_settings: Settings, db_path: Path) -> AsyncI
         yield running
     # Every REST answer the fake gave in this test has the shape real Discord sends.
     assert validate_rest_log(running.fake.rest_log, DISCORD_SPEC) == []
+    # The bot's own limiter kept it under Discord's limits: no 429 but those a test injected.
+    assert running.fake.ratelimits.sent["global"] == running.fake.ratelimits.sent["member_roles"] == 0
 
 
 def start(world: World, settings: Settings, db_path: Path, **options: Any):

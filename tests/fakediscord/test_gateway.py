@@ -63,7 +63,7 @@ async def test_large_guild_is_chunked(fake: FakeDiscord, bot: TestBot) -> None:
     assert len(guild.members) == 2007 and guild.chunked
     requests = [f["d"] for f in fake.gateway.received if f["op"] == 8]
     assert len(requests) == 1 and int(requests[0]["guild_id"]) == GUILD
-    chunks = [f for f in fake.gateway.current.buffer if f["t"] == "GUILD_MEMBERS_CHUNK"]
+    chunks = [f.frame() for f in fake.gateway.current.buffer if f.event == "GUILD_MEMBERS_CHUNK"]
     assert [c["d"]["chunk_index"] for c in chunks] == [0, 1, 2]
     assert all(c["d"]["nonce"] == requests[0]["nonce"] for c in chunks)
 

@@ -10,7 +10,7 @@ import pytest
 
 from fakediscord import FakeDiscord
 from fakediscord.commands import ActionError
-from fakediscord.server import ROLE_BUCKET_LIMIT
+from fakediscord.ratelimits import DISCORD_MEMBER_ROLES
 
 from .conftest import BRAM, DAX, EVE, GUILD, MEMBER_ROLE, TestBot
 
@@ -21,7 +21,8 @@ async def test_role_calls_state_their_bucket(fake: FakeDiscord, bot: TestBot) ->
     members = [guild.get_member(user) for user in (EVE, DAX, BRAM)]
     await members[0].add_roles(discord.Object(MEMBER_ROLE))  # learns the bucket
     [first] = fake.find_requests("PUT", r"/guilds/\d+/members/\d+/roles/\d+")
-    assert first.headers["X-RateLimit-Limit"] == str(ROLE_BUCKET_LIMIT)
+    assert first.headers["X-RateLimit-Limit"] == str(DISCORD_MEMBER_ROLES.limit)
+    assert first.headers["X-RateLimit-Remaining"] == str(DISCORD_MEMBER_ROLES.limit - 1)
     assert first.headers["X-RateLimit-Bucket"] == "member-roles"
     await asyncio.gather(*(member.remove_roles(discord.Object(MEMBER_ROLE)) for member in members))
     assert all(MEMBER_ROLE not in fake.store.guilds[GUILD].members[user].roles for user in (EVE, DAX, BRAM))

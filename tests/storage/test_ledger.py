@@ -9,8 +9,8 @@ import pytest
 
 from core import ledger
 from core.members import MAX_AMOUNT, vp_id
-from storage import Repositories
-from storage.ledger import LedgerFilter, Party
+from storage import Repositories, Storage
+from storage.ledger import REVERSED_ALREADY, LedgerFilter, Party
 
 G = 111
 BOT = 999
@@ -134,6 +134,45 @@ async def test_search_filters_by_side_reason_and_time(repos: Repositories):
     assert [e.amount for e in await repos.ledger.search(LedgerFilter(target=vp_id(G, 1)), limit=0, offset=0)] == [10]
     assert [e.amount for e in await repos.ledger.search(LedgerFilter(after=NOW), limit=0, offset=0)] == [3]
     assert len(await repos.ledger.search(LedgerFilter(), limit=1, offset=1)) == 1
+
+
+async def test_search_by_vp_id_finds_both_sides_and_follows_rows_to_a_tombstone(repos: Repositories):
+    await ledger.pay_from_self(repos, guild_id=G, bot_user_id=BOT, user_id=1, amount=10, reason="", actor="a", now=NOW)
+    await ledger.send(repos, Party(G, 1), Party(G, 2), amount=3, reason="gift", actor="a", now=NOW + 1)
+    await ledger.send(repos, Party(G, 2), Party(G, 3), amount=1, reason="gift", actor="a", now=NOW + 2)
+
+    async def amounts(**filters: str) -> list[int]:
+        return [e.amount for e in await repos.ledger.search(LedgerFilter(**filters), limit=0, offset=0)]
+
+    assert await amounts(vp_id=vp_id(G, 2)) == [1, 3]
+    assert await amounts(source=vp_id(G, 2)) == [1]
+    assert await amounts(target=vp_id(G, 2)) == [3]
+    assert await amounts(vp_id=vp_id(G, 4)) == []  # no such profile
+    await repos.members.delete_user_data(G, 2)
+    assert await amounts(vp_id=vp_id(G, 2)) == []  # the rows now belong to the guild's tombstone
+    tomb = (await repos.ledger.search(LedgerFilter(target="3"), limit=0, offset=0))[0].source_vp_id
+    assert await amounts(vp_id=tomb) == [1, 3]
+    assert await repos.ledger.verify_balances() == []
+
+
+async def test_vp_id_searches_and_the_reversal_check_walk_indexes(storage: Storage, repos: Repositories):
+    statements: list[str] = []
+    await storage.read(lambda conn: conn.set_trace_callback(statements.append))
+    for filters in (LedgerFilter(vp_id=vp_id(G, 1)), LedgerFilter(source=vp_id(G, 1)), LedgerFilter(target="1")):
+        await repos.ledger.search(filters, limit=50, offset=0)
+    await storage.read(lambda conn: conn.set_trace_callback(None))
+    statements.append(REVERSED_ALREADY)
+    searches = [sql for sql in statements if sql.lstrip().upper().startswith("SELECT")]
+    assert len(searches) == 4
+    for sql in searches:
+        plan = await storage.read(
+            lambda conn, sql=sql: [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, _blanks(sql))]
+        )
+        assert not any(line.startswith("SCAN ledger") for line in plan), (sql, plan)
+
+
+def _blanks(sql: str) -> list[str]:
+    return ["x"] * sql.count("?")
 
 
 async def test_privacy_deletion_keeps_every_other_balance_equal_to_its_rows(repos: Repositories):

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import re
+import sqlite3
 
 import pytest
+from aiohttp import web
 
 from core import economy
 from core.clock import ManualClock
 from core.config import EconomySettings
+from core.ports import NoBot
 from storage import Repositories
 from storage.ledger import LedgerFilter, Party
 from storage.members import ProfileEdit
 from tests.conftest import make_settings
+from web import keys
 
 GUILD = 1179000000000001000
 USER = 1179000000000000201
@@ -340,3 +344,88 @@ async def test_leaderboard_rows_sort_and_page(client_for, repos, clock, db_path)
     assert await rows("?by=messages") == [(str(USER + 1), "1"), (str(USER), "2")]
     assert "rel=next" in await (await client.get(f"/leaderboard/{GUILD}?by=messages")).text()
     assert await rows("?by=messages&page=1") == [(str(USER + 2), "3")]
+
+
+# --- the remembered answer: never older than the database, the calendar or the voice session ---
+
+
+async def get_profile(client, key: str) -> dict:
+    response = await client.get(BASE, headers=headers(key))
+    assert response.status == 200
+    return (await response.json())["response"]
+
+
+async def test_a_write_through_any_path_is_seen_by_the_next_read(client_for, repos, clock, key, db_path):
+    await make_member(repos, clock, balance=100)
+    await add_items(repos, clock, "gem")
+    client = await client_for()
+    first = await get_profile(client, key)
+    assert first["currency"] == 100 and first["inventory"] == [] and first["rp"] == 0
+    assert await get_profile(client, key) == first  # remembered: the same answer
+    # a repository write (the Discord side's path)
+    await repos.economy.change_inventory(GUILD, USER, {"gem": 2}, now=int(clock.time()))
+    assert (await get_profile(client, key))["inventory"] == [{"itemID": "gem", "amount": 2, "fav": False}]
+    # the API's own write
+    response = await client.patch(BASE, headers=headers(key), json={"rp": 3})
+    assert response.status == 200
+    assert (await get_profile(client, key))["rp"] == 3
+    # another process's connection
+    other = sqlite3.connect(db_path, isolation_level=None)
+    try:
+        other.execute("UPDATE members SET message_count = 41 WHERE guild_id = ? AND user_id = ?", (GUILD, USER))
+    finally:
+        other.close()
+    profile = await get_profile(client, key)
+    assert profile["messages"] == 41 and profile["currency"] == 100
+
+
+async def test_crossing_midnight_in_the_guilds_zone_resets_the_day_without_a_write(client_for, repos, clock, key):
+    await make_member(repos, clock)
+    await economy.configure_guild(repos, EconomySettings(), GUILD, now=int(clock.time()), timezone="America/New_York")
+    now = int(clock.time())
+    await repos.economy.give("rep", GUILD, USER, giver_id=OTHER, now=now, cooldown=1, per_receiver=False)
+    client = await client_for()
+    assert (await get_profile(client, key))["stats"]["daily"]["rp"] == 1
+    starts = economy.period_starts(now, economy.ZoneInfo("America/New_York"))
+    await clock.advance(starts["daily"] + 86_400 - now - 1)  # the last second of the day: still counted
+    assert (await get_profile(client, key))["stats"]["daily"]["rp"] == 1
+    await clock.advance(1)  # midnight in New York (not in UTC): nothing was written in between
+    profile = await get_profile(client, key)
+    assert profile["stats"]["daily"]["rp"] == 0
+    assert profile["rp"] == 1
+
+
+class VoiceBot(NoBot):
+    def __init__(self) -> None:
+        self.sessions: dict[tuple[int, int], float] = {}
+
+    def voice_session_start(self, guild_id: int, user_id: int) -> float | None:
+        return self.sessions.get((guild_id, user_id))
+
+
+async def test_joining_voice_changes_start_time(client_for, repos, clock, key):
+    await make_member(repos, clock)
+    bot = VoiceBot()
+
+    def prepare(app: web.Application) -> None:
+        app[keys.BOT] = bot
+
+    client = await client_for(prepare=prepare)
+    assert (await get_profile(client, key))["startTime"] is None
+    bot.sessions[(GUILD, USER)] = 1_764_150_000.5  # the member joins a voice channel
+    assert (await get_profile(client, key))["startTime"] == "2025-11-26T09:40:00Z"
+    del bot.sessions[(GUILD, USER)]  # and leaves
+    assert (await get_profile(client, key))["startTime"] is None
+
+
+def test_current_periods_agree_with_period_starts_across_days_and_zones():
+    for zone in ("UTC", "Europe/Berlin", "America/Santiago", "Australia/Lord_Howe", "Asia/Kathmandu"):
+        info = economy.ZoneInfo(zone)
+        # every 20 minutes through 2026's spring and autumn clock changes, and the turn of the year
+        for base in (1_772_323_200, 1_792_800_000, 1_798_675_200):
+            for step in range(0, 3 * 86_400, 1_200):
+                now = base + step
+                starts, until = economy.current_periods(now, zone)
+                assert starts == economy.period_starts(now, info), (zone, now)
+                assert until > now
+                assert economy.period_starts(until, info)["daily"] == until

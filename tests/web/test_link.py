@@ -40,6 +40,7 @@ class StubDiscord:
     )
     manage_roles: bool = True
     calls: list[tuple[str, int, int]] = field(default_factory=list)
+    requests: list[int] = field(default_factory=list)
     failures: dict[tuple[int, int], DiscordFailure] = field(default_factory=dict)
     delay: float = 0.0
     active: int = 0
@@ -64,26 +65,34 @@ class StubDiscord:
     def top_role_position(self, guild_id: int) -> int:
         return BOT_TOP
 
-    async def _call(self, action: str, user_id: int, role_id: int) -> None:
+    async def edit_member_roles(
+        self,
+        guild_id: int,
+        user_id: int,
+        *,
+        add: frozenset[int],
+        remove: frozenset[int],
+        reason: str,
+        timeout: float,
+    ) -> None:
+        """One request for the member (all or nothing, as Discord does); ``calls`` lists each role it changed."""
         self.active += 1
         self.most_at_once = max(self.most_at_once, self.active)
         try:
-            if self.delay:
-                await asyncio.sleep(self.delay)
-            failure = self.failures.get((user_id, role_id))
-            if failure is not None:
-                raise failure
-            self.calls.append((action, user_id, role_id))
+            async with asyncio.timeout(timeout):
+                if self.delay:
+                    await asyncio.sleep(self.delay)
+            for role_id in [*sorted(add), *sorted(remove)]:
+                failure = self.failures.get((user_id, role_id))
+                if failure is not None:
+                    raise failure
+            self.requests.append(user_id)
+            self.calls += [("add", user_id, r) for r in sorted(add)] + [("remove", user_id, r) for r in sorted(remove)]
             held = self.members[user_id]
-            held.add(role_id) if action == "add" else held.discard(role_id)
+            held |= add
+            held -= remove
         finally:
             self.active -= 1
-
-    async def add_role(self, guild_id: int, user_id: int, role_id: int, *, reason: str) -> None:
-        await self._call("add", user_id, role_id)
-
-    async def remove_role(self, guild_id: int, user_id: int, role_id: int, *, reason: str) -> None:
-        await self._call("remove", user_id, role_id)
 
     async def user_exists(self, user_id: int) -> bool:
         return user_id in self.users
@@ -348,7 +357,9 @@ async def test_members_run_concurrently_and_each_member_in_order(client, discord
     assert [item["status"] for item in json.loads(text)["role_changes"]] == ["added", "removed", "added"] * 10
     assert discord.most_at_once > 1
     for n in range(10):
-        assert [c[0] for c in discord.calls if c[1] == 1000 + n] == ["add", "remove", "add"]
+        # One request per member carries the net of its changes, applied in order.
+        assert [c[0] for c in discord.calls if c[1] == 1000 + n] == ["add"]
+        assert discord.requests.count(1000 + n) == 1
         assert discord.members[1000 + n] == {R2}
 
 

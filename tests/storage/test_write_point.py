@@ -1,0 +1,133 @@
+"""``Storage.write_point``: short units of work committed together on the loop thread."""
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from storage import Storage
+from storage import db as storage_db
+
+
+async def _table(storage: Storage) -> None:
+    await storage.write(lambda conn: conn.execute("CREATE TABLE t (x INTEGER UNIQUE)"))
+
+
+async def _rows(storage: Storage) -> list[int]:
+    return await storage.read(lambda conn: [row[0] for row in conn.execute("SELECT x FROM t ORDER BY x")])
+
+
+async def test_units_of_one_turn_share_one_transaction_and_a_failing_one_is_rolled_back_alone(storage: Storage):
+    await _table(storage)
+    seen_in_transaction = []
+
+    def insert(x: int):
+        def work(conn: sqlite3.Connection) -> int:
+            seen_in_transaction.append(conn.in_transaction)
+            conn.execute("INSERT INTO t VALUES (?)", (x,))
+            return conn.execute("SELECT COUNT(*) FROM t").fetchone()[0]
+
+        return work
+
+    def bad(conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT INTO t VALUES (99)")
+        raise ValueError("refused")
+
+    outcomes = await asyncio.gather(
+        storage.write_point(insert(1)),
+        storage.write_point(bad),
+        storage.write_point(insert(2)),
+        return_exceptions=True,
+    )
+    assert isinstance(outcomes[1], ValueError)
+    # The second unit saw the first one's row: one transaction, committed once for all three.
+    assert outcomes[0] == 1 and outcomes[2] == 2
+    assert seen_in_transaction == [True, True]
+    assert await _rows(storage) == [1, 2]
+
+
+async def test_an_acknowledged_point_write_is_on_disk_and_seen_by_the_next_cached_read(db_path: Path, storage: Storage):
+    await _table(storage)
+    calls = []
+
+    def count(conn: sqlite3.Connection) -> int:
+        calls.append(1)
+        return conn.execute("SELECT COUNT(*) FROM t").fetchone()[0]
+
+    assert await storage.read_cached("count", count) == 0
+    assert await storage.read_cached("count", count) == 0
+    assert len(calls) == 1  # remembered
+    await storage.write_point(lambda conn: conn.execute("INSERT INTO t VALUES (7)"))
+    assert await storage.read_cached("count", count) == 1  # same turn of the loop: forgotten at the commit
+    other = sqlite3.connect(db_path)
+    try:
+        assert other.execute("SELECT x FROM t").fetchall() == [(7,)]
+    finally:
+        other.close()
+
+
+async def test_a_commit_by_another_process_is_seen_once_the_loop_turns(db_path: Path, storage: Storage):
+    await _table(storage)
+
+    def count(conn: sqlite3.Connection) -> int:
+        return conn.execute("SELECT COUNT(*) FROM t").fetchone()[0]
+
+    assert await storage.read_cached("count", count) == 0
+    other = sqlite3.connect(db_path, isolation_level=None)
+    try:
+        other.execute("INSERT INTO t VALUES (1)")
+    finally:
+        other.close()
+    await asyncio.sleep(0)  # a request that arrives after the commit is handled in a later turn
+    await asyncio.sleep(0)
+    assert await storage.read_cached("count", count) == 1
+
+
+async def test_a_lock_held_elsewhere_sends_the_batch_to_the_worker_without_blocking_the_loop(
+    db_path: Path, storage: Storage
+):
+    await _table(storage)
+    other = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        write = asyncio.ensure_future(storage.write_point(lambda conn: conn.execute("INSERT INTO t VALUES (5)")))
+        ticks = 0
+        while ticks < 20:  # the loop keeps turning while the write waits for the lock
+            await asyncio.sleep(0)
+            ticks += 1
+        assert not write.done()
+        other.execute("COMMIT")
+    finally:
+        other.close()
+    await asyncio.wait_for(write, 10)
+    assert await _rows(storage) == [5]
+
+
+async def test_point_writes_queued_at_close_are_committed(db_path: Path):
+    storage = await Storage.open(db_path)
+    await _table(storage)
+    pending = [
+        asyncio.ensure_future(storage.write_point(lambda c, i=i: c.execute("INSERT INTO t VALUES (?)", (i,))))
+        for i in range(5)
+    ]
+    await asyncio.sleep(0)  # queued, not yet run
+    await storage.close()
+    assert [task.result() is not None for task in pending] == [True] * 5
+    conn = sqlite3.connect(db_path)
+    try:
+        assert conn.execute("SELECT COUNT(*) FROM t").fetchone()[0] == 5
+    finally:
+        conn.close()
+
+
+async def test_checkpoints_keep_the_log_small(storage: Storage, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(storage_db, "CHECKPOINT_EVERY", 20)
+    await storage.write(lambda conn: conn.execute("CREATE TABLE blob (x BLOB)"))
+    for _ in range(600):  # ~600 pages of log without checkpoints
+        await storage.write_point(lambda conn: conn.execute("INSERT INTO blob VALUES (zeroblob(3000))"))
+    if storage._checkpoint is not None:
+        await storage._checkpoint
+    # The log restarts from its first frame once a checkpoint has copied it all: frames in use stay few.
+    _, frames_in_log, _ = await storage.read(lambda conn: conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone())
+    assert frames_in_log < 200

@@ -1,0 +1,218 @@
+"""Bulk bodies of the voice family: the fast path agrees with the general one, and 10,000 items land."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.members import MAX_AMOUNT
+from storage import Repositories
+from storage.ledger import Party
+from tests.conftest import make_settings
+from web import bulkbody
+from web.api import ApiError, _reject_constant, _unique_keys, parse_model
+from web.voice import BulkItem, _edit, profile_json
+
+G = 131853185391
+BOT = 4242
+USERS = [1242154218000 + n for n in range(10_000)]
+
+ITEMS: list[Any] = [
+    {"user_id": "1", "guild_id": "2"},
+    {"user_id": 1, "guild_id": 2, "experience": 5, "timespent": {"global": 60}},
+    {"user_id": "1", "guild_id": "2", "experience": None, "voicepoints": -3, "level": 2},
+    {"user_id": "1", "guild_id": "2", "pray": {"date": 1764150000000, "streak": 2, "total": 9, "other": "x"}},
+    {"user_id": "1", "guild_id": "2", "text": None},
+    {"user_id": "1", "guild_id": "2", "text": {}},
+    {"user_id": "1", "guild_id": "2", "text": {"level": 1, "message_count": 4}, "data": None},
+    {"user_id": "1", "guild_id": "2", "data": {"a": [1, {"b": "c"}]}, "unknown": [1]},
+    {"user_id": "1", "guild_id": "2", "timespent": {"global_": 5}},
+    {"user_id": "1", "guild_id": "2", "timespent": None, "pray": None},
+    {"user_id": str(2**63 - 1), "guild_id": "0", "experience": MAX_AMOUNT, "level": -MAX_AMOUNT},
+    # the general path decides these (valid or not)
+    {"user_id": str(2**63), "guild_id": "2"},
+    {"user_id": "1", "guild_id": "2", "experience": MAX_AMOUNT + 1},
+    {"user_id": "1", "guild_id": "2", "experience": True},
+    {"user_id": "1", "guild_id": "2", "experience": 1.0},
+    {"user_id": "1", "guild_id": "2", "experience": "1"},
+    {"user_id": "1", "guild_id": "2", "pray": []},
+    {"user_id": "1", "guild_id": "2", "pray": {"date": "5"}},
+    {"user_id": "1", "guild_id": "2", "timespent": {"global": False}},
+    {"user_id": " 1", "guild_id": "2"},
+    {"user_id": "١", "guild_id": "2"},
+    {"user_id": -1, "guild_id": "2"},
+    {"user_id": "1"},
+    [],
+    "x",
+]
+
+
+def general(item: Any) -> Any:
+    if not isinstance(item, dict):
+        return "not an object"
+    try:
+        body = parse_model(BulkItem, item)
+    except ApiError as error:
+        return error.message
+    return _edit(body.guild_id, body.user_id, body)
+
+
+@pytest.mark.parametrize("item", ITEMS)
+def test_the_fast_item_path_takes_only_what_the_general_path_takes_and_agrees(item: Any):
+    fast = bulkbody.bulk_edit(item)
+    expected = general(item)
+    if fast is not None:
+        assert fast == expected
+    else:
+        assert isinstance(expected, str) or any(
+            isinstance(v, bool | float | str) or (isinstance(v, int) and abs(v) > MAX_AMOUNT) or v == []
+            for v in item.values()
+        )
+
+
+def test_the_plain_items_above_take_the_fast_path():
+    assert sum(bulkbody.bulk_edit(item) is not None for item in ITEMS) == 11
+
+
+def reference_loads(raw: bytes) -> Any:
+    return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'[{"user_id": "1", "guild_id": "2", "data": {"a": {"b": [1, 2, {"c": null}]}}}]',
+        b" [ ] ",
+        b'{"a": 1}',
+        b"[1, 2, 3]",
+        b'["\\u00e9", "\xc3\xa9"]',
+    ],
+)
+def test_plain_bodies_parse_as_the_general_parser_parses_them(raw: bytes):
+    assert bulkbody.loads(raw) == reference_loads(raw)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'[{"experience": 1, "experience": 2}]',  # a repeated key: the general path refuses it
+        b'[{"data": {"a": 1, "a": 1}}]',
+        b'[{"url": "https://x"}]',  # a colon inside a string: left to the general path
+        b"[123456789012345678901234567890]",  # orjson would read a float
+        b"[1.5]",
+        b"[NaN]",
+        b'["\\ud800"]',
+        b"\xef\xbb\xbf[]",
+        b"[" * 100 + b"]" * 100,
+        b"",
+        b"[1,]",
+    ],
+)
+def test_other_bodies_are_left_to_the_general_parser(raw: bytes):
+    assert bulkbody.loads(raw) is None
+
+
+@pytest.mark.parametrize(
+    "data",
+    [None, {"a": [1, "é", {"b": None}]}, 'x\n\u2028\x7f"', [], 2**63, -(2**63), True],
+)
+def test_fast_answers_have_the_general_bytes(data: Any):
+    value = [{"id": "ab", "n": 1, "data": data}, {"text": None, "list": [1, 2]}]
+    assert bulkbody.dumps(value, [data]) == json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+@pytest.mark.parametrize("data", [1e-7, {"a": [2.5]}, 2**64, "\ud800"])
+def test_answers_orjson_would_write_differently_are_left_to_json(data: Any):
+    assert bulkbody.dumps([{"data": data}], [data]) is None
+
+
+# --- over HTTP -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def key(repos: Repositories, clock) -> str:
+    _, secret = await repos.api_keys.create("companion", now=int(clock.time()), bot_user_id=BOT)
+    return secret
+
+
+@pytest.fixture
+async def client(client_for, key, db_path: Path):
+    c = await client_for(app_settings=make_settings(db_path, api={"max_body_bytes": 8_000_000}))
+    c.session.headers["Authorization"] = key
+    return c
+
+
+def table(db_path: Path) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    conn = sqlite3.connect(db_path)
+    try:
+        return (
+            conn.execute("SELECT * FROM members ORDER BY guild_id, user_id").fetchall(),
+            conn.execute("SELECT * FROM ledger ORDER BY id").fetchall(),
+        )
+    finally:
+        conn.close()
+
+
+def items(count: int, *, points: bool) -> list[dict[str, Any]]:
+    return [
+        {
+            "user_id": str(user),
+            "guild_id": str(G),
+            "experience": n % 5,
+            "timespent": {"global": 60},
+            **({"voicepoints": n % 3} if points else {}),
+        }
+        for n, user in enumerate(USERS[:count])
+    ]
+
+
+@pytest.mark.parametrize("points", [False, True])
+async def test_ten_thousand_adds_land_exactly(client, repos: Repositories, db_path: Path, points: bool):
+    await repos.ledger.adjust(Party(G, USERS[0]), Party(G, BOT), delta=50, reason="seed", actor="t", now=1)
+    response = await client.patch("/profile/add", json=items(10_000, points=points))
+    assert response.status == 200
+    body = await response.json()
+    assert len(body) == 10_000
+    members = {m.user_id: m for m in await repos.members.list(G)}
+    assert body == [profile_json(members[user]) for user in USERS]
+    for n, user in enumerate(USERS):
+        member = members[user]
+        assert (member.experience, member.voice_seconds) == (n % 5, 60)
+        assert member.voicepoints == (n % 3 if points else 0) + (50 if n == 0 else 0)
+    points_given = sum(n % 3 for n in range(10_000)) if points else 0
+    assert members[BOT].voicepoints == -50 - points_given
+    assert await repos.ledger.count() == 1 + (sum(1 for n in range(10_000) if n % 3) if points else 0)
+    assert await repos.ledger.verify_balances() == []
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ({"experience": -1}, "item 9999: experience would be -1, outside 0..9007199254740991; nothing was changed"),
+        ({"voicepoints": -1}, "item 9999: the sender has 0 voicepoints, fewer than 1; nothing was changed"),
+        ({"experience": "1"}, "item 9999: experience: Input should be a valid integer"),
+    ],
+)
+async def test_one_bad_item_of_ten_thousand_changes_nothing(
+    client, repos: Repositories, db_path: Path, bad: dict[str, Any], message: str
+):
+    await client.patch("/profile/add", json=items(5_000, points=True)[::10])  # some of them exist already
+    before = table(db_path)
+    body = [*items(9_999, points=False), {"user_id": str(USERS[-1]), "guild_id": str(G), **bad}]
+    response = await client.patch("/profile/add", json=body)
+    assert response.status == 400
+    assert (await response.json())["error"] == message
+    assert table(db_path) == before
+
+
+async def test_a_repeated_key_is_still_refused(client, repos: Repositories, db_path: Path):
+    before = table(db_path)
+    raw = b'[{"user_id": "1", "guild_id": "2", "experience": 1, "experience": 2}]'
+    response = await client.patch("/profile/add", data=raw, headers={"Content-Type": "application/json"})
+    assert response.status == 400
+    assert "appears more than once" in (await response.json())["error"]
+    assert table(db_path) == before

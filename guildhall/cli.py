@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import logging.handlers
+import queue
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import TextIO
 
 from core.config import ConfigError, Settings, load_settings
 from core.links import LinkError, normalise_website_url
@@ -73,17 +76,50 @@ def main(argv: Sequence[str] | None = None, *, run: Callable[[Settings], Awaitab
     args = build_parser().parse_args(argv)
     try:
         settings = _settings(args)
-        logging.basicConfig(
-            level=settings.logging.level,
-            format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-            stream=sys.stderr,
-        )
-        return asyncio.run(_dispatch(args, settings, run))
+        stop_logging = log_off_the_loop(settings.logging.level, sys.stderr)
+        try:
+            return asyncio.run(_dispatch(args, settings, run))
+        finally:
+            stop_logging()  # every record queued so far is written first
     except (CliError, ConfigError, StorageError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+class _QueueHandler(logging.handlers.QueueHandler):
+    """Hands each record as it is to the writer thread, which formats and writes it."""
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        return record  # an in-process queue: no copy, no formatting on the caller's thread
+
+
+def log_off_the_loop(level: str, stream: TextIO) -> Callable[[], None]:
+    """Route logging through a queue to a writer thread, so the event loop never waits on the stream.
+
+    One access-log line per request, written where the loop runs, makes every request wait for
+    stderr: when whatever reads it falls behind, the API and the bot stall with it. Returns the
+    function that writes what is queued and stops. Like ``logging.basicConfig``, it leaves
+    logging alone when it is configured already.
+    """
+    root = logging.getLogger()
+    if root.handlers:
+        return lambda: None
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    entry = _QueueHandler(records)
+    root.addHandler(entry)
+    root.setLevel(level)
+    writer = logging.handlers.QueueListener(records, handler, respect_handler_level=True)
+    writer.start()
+
+    def stop() -> None:
+        root.removeHandler(entry)
+        writer.stop()
+
+    return stop
 
 
 def _settings(args: argparse.Namespace) -> Settings:

@@ -285,12 +285,10 @@ class Storage:
             return
         try:
             outcomes = _run_batch(self._inline_connection(), batch)
-        except sqlite3.OperationalError as error:
-            if not _busy(error):
-                raise
-            self._hand_to_worker(batch)  # another process holds the write lock; nothing ran here
-            return
         except Exception as error:
+            if isinstance(error, sqlite3.OperationalError) and _busy(error):
+                self._hand_to_worker(batch)  # another process holds the write lock; nothing ran here
+                return
             log.exception("group commit of %d writes failed", len(batch))
             for _, future in batch:
                 if not future.done():

@@ -131,3 +131,22 @@ async def test_checkpoints_keep_the_log_small(storage: Storage, monkeypatch: pyt
     # The log restarts from its first frame once a checkpoint has copied it all: frames in use stay few.
     _, frames_in_log, _ = await storage.read(lambda conn: conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone())
     assert frames_in_log < 200
+
+
+async def test_a_failed_commit_fails_every_caller_of_the_batch(storage: Storage, monkeypatch: pytest.MonkeyPatch):
+    await _table(storage)
+
+    def broken_disk(conn: sqlite3.Connection, batch: list) -> list:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(storage_db, "_run_batch", broken_disk)
+    outcomes = await asyncio.wait_for(
+        asyncio.gather(
+            *(storage.write_point(lambda c, i=i: c.execute("INSERT INTO t VALUES (?)", (i,))) for i in range(3)),
+            return_exceptions=True,
+        ),
+        5,
+    )
+    assert all(isinstance(outcome, storage_db.StorageError) for outcome in outcomes), outcomes
+    monkeypatch.undo()
+    assert await _rows(storage) == []

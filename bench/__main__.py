@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bench import bulk_bench, feature_bench, growth_bench, http_bench, stall_bench, startup_bench
+from core.config import RuntimeSettings
 
 RESULTS = http_bench.ROOT / "bench" / "results" / "latest.json"
 
@@ -115,7 +116,10 @@ def feature_lines(args: object) -> list[Line]:
 
 def stall_lines(result: stall_bench.StallResult) -> list[Line]:
     rates = f"{result.messages_per_s:,.0f} msg/s + {result.voice_per_s:,.0f} voice/s delivered"
-    counted = f"{result.messages_counted:,} of {result.messages_delivered:,} messages counted"
+    counted = (
+        f"{result.messages_counted:,} of {result.messages_delivered:,} messages counted {result.drain_s:.1f} s after;"
+        f" bot {result.bot_cpu:.0%} of a CPU, fakediscord {result.discord_cpu:.0%}"
+    )
     errors = f", {result.errors} errors" if result.errors else ""
     return [
         Line(
@@ -165,7 +169,8 @@ def startup_lines(result: startup_bench.StartupResult) -> list[Line]:
             "6 startup",
             f"RSS slope, 2nd half of {result.load_seconds:g} s mixed load",
             f"{result.slope_mb_per_min:+.1f} MB/min ({growth:+.0f} MB; {result.messages_per_s:,.0f} msg/s,"
-            f" {result.voice_per_s:,.0f} voice/s, /profile p99 {result.profile_p99_ms:.1f} ms)",
+            f" {result.voice_per_s:,.0f} voice/s, /profile p99 {result.profile_p99_ms:.1f} ms"
+            f"{f', {result.errors} errors' if result.errors else ''})",
             f"{result.rss_start_mb:,.0f} MB at start",
             result.rss_end_mb / result.rss_start_mb if result.rss_start_mb else float("inf"),
             f"< {startup_bench.SLOPE_LIMIT_MB_PER_MIN:g} MB/min",
@@ -225,7 +230,8 @@ def main(argv: list[str] | None = None) -> int:
                 if wanted(args, "bulk PATCH /profile/add"):
 
                     def start(db: Path) -> http_bench.Server:
-                        server = http_bench.Server("guildhall", ["--db", str(db)], workdir, pin=pin)
+                        command = ["--db", str(db), "--loop", args.loop]
+                        server = http_bench.Server("guildhall", command, workdir, pin=pin)
                         servers.append(server)
                         server.wait_ready()
                         return server
@@ -250,7 +256,8 @@ def main(argv: list[str] | None = None) -> int:
     placement = f"servers on CPU {http_bench.SERVER_CPU}, wrk on CPU {http_bench.WRK_CPU}" if pin else "not pinned"
     print(
         f"\nwrk -t{args.threads} -c{args.connections}, {args.rounds} interleaved round(s) of {args.warmup:g}s warm-up"
-        f" + {args.duration:g}s per server (medians); {placement}; {time.monotonic() - started:.0f}s in all\n"
+        f" + {args.duration:g}s per server (medians); {placement}; HTTP servers on the {args.loop} event loop,"
+        f" the bot on {RuntimeSettings().event_loop}; {time.monotonic() - started:.0f}s in all\n"
     )
     print(format_table(lines))
     if plans:

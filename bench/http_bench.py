@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import seed
+from core.config import RuntimeSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "latest.json"
@@ -321,7 +322,7 @@ def run(args: argparse.Namespace, workdir: Path, servers: list[Server]) -> list[
 
     # Listed before it is ready, so an interrupt during start-up still stops it before the
     # temporary directory goes (a half-started server would recreate its database there).
-    guildhall = Server("guildhall", ["--db", str(db)], workdir, pin=pin)
+    guildhall = Server("guildhall", ["--db", str(db), "--loop", args.loop], workdir, pin=pin)
     servers.append(guildhall)
     guildhall.wait_ready()
 
@@ -342,7 +343,7 @@ def run(args: argparse.Namespace, workdir: Path, servers: list[Server]) -> list[
         headers_by_spec.append(headers)
     responses_path = workdir / "responses.json"
     responses_path.write_text(json.dumps(responses), encoding="utf-8")
-    bare = Server("bare", ["--responses", str(responses_path)], workdir, pin=pin)
+    bare = Server("bare", ["--responses", str(responses_path), "--loop", args.loop], workdir, pin=pin)
     servers.append(bare)
     bare.wait_ready()
 
@@ -454,6 +455,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--only", action="append", help="run only benchmarks whose name contains this (repeatable)")
     parser.add_argument("--no-pin", action="store_true", help="do not pin the server and wrk to CPUs 1 and 0")
+    parser.add_argument(
+        "--loop",
+        choices=("uvloop", "asyncio"),
+        default=RuntimeSettings().event_loop,
+        help="the event loop of the HTTP servers, Guildhall's and the bare one alike (default: Guildhall's default)",
+    )
     parser.add_argument("--json", action="store_true", help=f"also write {RESULTS.relative_to(ROOT)}")
     parser.add_argument("--strict", action="store_true", help="exit 1 when any benchmark misses its target")
     args = parser.parse_args(argv)

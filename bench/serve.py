@@ -2,7 +2,8 @@
 
 ``guildhall`` serves the real app (``create_app`` + ``start_api``) over an existing database.
 ``bare`` serves a plain aiohttp app with one handler per entry of ``--responses``, each answering
-with fixed bytes: the floor Guildhall is compared against.
+with fixed bytes: the floor Guildhall is compared against. Both run on the event loop Guildhall runs
+on by default (``[runtime] event_loop``), so a ratio compares the app, not the loop.
 
 Prints ``READY <port>`` once listening; stops on SIGINT/SIGTERM or when its stdin closes (so it
 never outlives the benchmark driver, even if the driver is killed).
@@ -25,7 +26,8 @@ from typing import Any
 from aiohttp import web
 
 from core.clock import Clock
-from core.config import Settings
+from core.config import RuntimeSettings, Settings
+from guildhall.cli import event_loop_factory
 from guildhall.runtime import start_api
 from storage import Repositories, Storage
 from web.app import create_app
@@ -117,6 +119,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--db", help="database path (guildhall)")
     parser.add_argument("--responses", help="JSON list of {method, path, status, content_type, body_b64} (bare)")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument(
+        "--loop",
+        choices=("uvloop", "asyncio"),
+        default=RuntimeSettings().event_loop,
+        help="the event loop (default: Guildhall's default; both kinds run on the same one)",
+    )
     args = parser.parse_args(argv)
     if args.responses:
         args.responses = json.loads(Path(args.responses).read_text(encoding="utf-8"))
@@ -129,4 +137,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    asyncio.run(main(parse_args()))
+    arguments = parse_args()
+    with asyncio.Runner(loop_factory=event_loop_factory(arguments.loop)) as runner:
+        runner.run(main(arguments))

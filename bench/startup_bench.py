@@ -68,7 +68,7 @@ def run(workdir: Path, *, quick: bool, pin: bool, processes: list[subprocess.Pop
     processes.append(sandbox.process)
     sandbox.wait_ready()
     ready_rss = sandbox.rss_mb()
-    stall_bench.send_seed_message(sandbox)
+    stall_bench.wait_for_profile(sandbox)  # the probed member posts once and the bot counts it
 
     load = stall_bench.client(
         "load", stall_bench.load_args(sandbox, load_seconds, MESSAGE_RATE, VOICE_RATE, members), pin=pin

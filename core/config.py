@@ -110,6 +110,10 @@ class LinkSettings(Section):
     website_timeout: Annotated[float, Field(gt=0)] = 10.0
 
 
+class RuntimeSettings(Section):
+    event_loop: Literal["uvloop", "asyncio"] = "uvloop"
+
+
 class LoggingSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     access_log: bool = True
@@ -218,6 +222,7 @@ class Settings(Section):
     storage: StorageSettings = StorageSettings()
     sandbox: SandboxSettings = SandboxSettings()
     logging: LoggingSettings = LoggingSettings()
+    runtime: RuntimeSettings = RuntimeSettings()
     voice: VoiceSettings = VoiceSettings()
     levels: LevelsSettings = LevelsSettings()
     botlists: BotListsSettings = BotListsSettings()

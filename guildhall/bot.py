@@ -8,6 +8,7 @@ import json
 import logging
 import pkgutil
 import sys
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
@@ -43,6 +44,38 @@ LOGIN_RETRYABLE = (OSError, aiohttp.ClientError, discord.DiscordServerError)
 
 def _describe(error: BaseException) -> str:
     return str(error) or type(error).__name__
+
+
+GATEWAY_SLICE = 0.001  # seconds of gateway events handled before the rest of the loop gets a turn
+
+
+def pace_gateway(http: discord.http.HTTPClient) -> None:
+    """Have the gateway reader hand the event loop back every ``GATEWAY_SLICE`` seconds.
+
+    discord.py handles gateway events one after another while its socket has any buffered, without
+    suspending: after a burst, or a moment behind, that is one step of the loop lasting as long as
+    hundreds of events (it measured 88 ms), with every API request and timer waiting behind it.
+    The gateway socket's ``receive`` now yields first whenever the current step has run for a
+    slice; at most one extra turn of the loop per slice of events.
+    """
+    connect = http.ws_connect
+
+    async def ws_connect(url: str, *, compress: int = 0) -> aiohttp.ClientWebSocketResponse:
+        socket = await connect(url, compress=compress)
+        receive = socket.receive
+        slice_started = time.perf_counter()  # uvloop's loop.time() stands still within a step
+
+        async def paced_receive(timeout: float | None = None) -> aiohttp.WSMessage:
+            nonlocal slice_started
+            if time.perf_counter() - slice_started >= GATEWAY_SLICE:
+                await asyncio.sleep(0)
+                slice_started = time.perf_counter()
+            return await receive(timeout)
+
+        socket.receive = paced_receive  # type: ignore[method-assign]
+        return socket
+
+    http.ws_connect = ws_connect  # type: ignore[method-assign]
 
 
 class TaskTracker(Protocol):
@@ -141,6 +174,7 @@ class Guildhall(commands.Bot):
         self._connected = False
         self.discord_actions = BotDiscordActions(self)
         self._message_sinks: list[Callable[[discord.Message], None]] = []
+        pace_gateway(self.http)
 
     # --- what the web door may ask (core.ports.BotStatus) -----------------------------------
 
@@ -233,14 +267,23 @@ class Guildhall(commands.Bot):
         if sink in self._message_sinks:
             self._message_sinks.remove(sink)
 
+    def dispatch(self, event_name: str, /, *args: Any, **kwargs: Any) -> None:
+        """The message sinks (the cogs gathering text activity and statistics) see each message right
+        here, in the gateway's own step: a task per message cost more than the sinks' work. The task
+        is made only when something else waits for messages (``wait_for``, a listener)."""
+        if event_name == "message":
+            message = args[0]
+            for sink in self._message_sinks:
+                try:
+                    sink(message)
+                except Exception as error:
+                    self.report_failure(f"message sink {getattr(sink, '__qualname__', sink)}", error)
+            if "message" not in self._listeners and "on_message" not in self.extra_events:
+                return
+        super().dispatch(event_name, *args, **kwargs)
+
     async def on_message(self, message: discord.Message, /) -> None:
-        """Every command is a slash command: no message is parsed for a prefix command. The message
-        sinks (the cogs gathering text activity and statistics) share this one task per message."""
-        for sink in self._message_sinks:
-            try:
-                sink(message)
-            except Exception as error:
-                self.report_failure(f"message sink {getattr(sink, '__qualname__', sink)}", error)
+        """Every command is a slash command: no message is parsed for a prefix command."""
 
     async def on_error(self, event_method: str, /, *args: Any, **kwargs: Any) -> None:
         error = sys.exc_info()[1] or RuntimeError("unknown error")

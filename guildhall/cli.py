@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import logging
-import logging.handlers
-import queue
 import sys
+import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -78,9 +78,10 @@ def main(argv: Sequence[str] | None = None, *, run: Callable[[Settings], Awaitab
         settings = _settings(args)
         stop_logging = log_off_the_loop(settings.logging.level, sys.stderr)
         try:
-            return asyncio.run(_dispatch(args, settings, run))
+            with asyncio.Runner(loop_factory=event_loop_factory(settings.runtime.event_loop)) as runner:
+                return runner.run(_dispatch(args, settings, run))
         finally:
-            stop_logging()  # every record queued so far is written first
+            stop_logging()  # every line gathered so far is written first
     except (CliError, ConfigError, StorageError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -88,36 +89,92 @@ def main(argv: Sequence[str] | None = None, *, run: Callable[[Settings], Awaitab
         return 130
 
 
-class _QueueHandler(logging.handlers.QueueHandler):
-    """Hands each record as it is to the writer thread, which formats and writes it."""
+def event_loop_factory(kind: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """The ``[runtime] event_loop`` to run on: uvloop's, or None for asyncio's own."""
+    if kind != "uvloop":
+        return None
+    try:
+        import uvloop
+    except ImportError:  # no build for this platform (Windows)
+        log.warning("uvloop is not installed; running on asyncio's event loop")
+        return None
+    return uvloop.new_event_loop
 
-    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
-        return record  # an in-process queue: no copy, no formatting on the caller's thread
+
+FLUSH_EVERY = 0.05  # seconds between the log writer's turns (a warning or worse is written at once)
+
+
+class _LineWriter(logging.Handler):
+    """Formats each record on the thread that logs it; a writer thread writes the lines gathered.
+
+    Formatting stays where the record is made because a thread only moves blocking calls off the
+    event loop: Python work in another thread still takes the interpreter lock from the loop, and
+    each handover makes the loop wait (with one line per request, a writer thread woken for every
+    record cost the API more than the formatting itself). The writer wakes every ``FLUSH_EVERY``
+    seconds, or at once for a warning, and writes what gathered in one call.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__()
+        self._stream = stream
+        self._lines: collections.deque[str] = collections.deque()
+        self._wake = threading.Event()
+        self._stopping = False
+        self._writer = threading.Thread(target=self._write_until_stopped, name="log-writer", daemon=True)
+        self._writer.start()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self._lines.append(self.format(record) + "\n")
+        except Exception:
+            self.handleError(record)
+        if record.levelno >= logging.WARNING:
+            self._wake.set()
+
+    def close(self) -> None:
+        """Write every line gathered so far, then stop the writer."""
+        self._stopping = True
+        self._wake.set()
+        self._writer.join()
+        super().close()
+
+    def _write_until_stopped(self) -> None:
+        while not self._stopping:
+            self._wake.wait(FLUSH_EVERY)
+            self._wake.clear()
+            self._write_gathered()
+        self._write_gathered()
+
+    def _write_gathered(self) -> None:
+        lines = [self._lines.popleft() for _ in range(len(self._lines))]  # others may append meanwhile
+        if not lines:
+            return
+        try:
+            self._stream.write("".join(lines))
+            self._stream.flush()
+        except (OSError, ValueError):  # the stream is gone: there is nowhere left to report it
+            pass
 
 
 def log_off_the_loop(level: str, stream: TextIO) -> Callable[[], None]:
-    """Route logging through a queue to a writer thread, so the event loop never waits on the stream.
+    """Write log lines from a thread, so the event loop never waits on the stream.
 
     One access-log line per request, written where the loop runs, makes every request wait for
     stderr: when whatever reads it falls behind, the API and the bot stall with it. Returns the
-    function that writes what is queued and stops. Like ``logging.basicConfig``, it leaves
+    function that writes what is gathered and stops. Like ``logging.basicConfig``, it leaves
     logging alone when it is configured already.
     """
     root = logging.getLogger()
     if root.handlers:
         return lambda: None
-    handler = logging.StreamHandler(stream)
+    handler = _LineWriter(stream)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
-    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
-    entry = _QueueHandler(records)
-    root.addHandler(entry)
+    root.addHandler(handler)
     root.setLevel(level)
-    writer = logging.handlers.QueueListener(records, handler, respect_handler_level=True)
-    writer.start()
 
     def stop() -> None:
-        root.removeHandler(entry)
-        writer.stop()
+        root.removeHandler(handler)
+        handler.close()
 
     return stop
 

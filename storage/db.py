@@ -47,6 +47,7 @@ Work = Callable[[sqlite3.Connection], T]
 
 SYNCHRONOUS_MODES = ("normal", "full")
 MAX_BATCH = 256
+POINT_ROWS = 128  # rows a batched unit may touch and still commit on the loop thread (write_rows)
 CHECKPOINT_EVERY = 200  # loop-thread commits between passive checkpoints in the worker thread
 CACHE_MAX = 10_000  # entries (an economy answer is ~2.5 KB); emptied at once when reached: a hot set refills
 
@@ -274,6 +275,15 @@ class Storage:
             self._inline_scheduled = True
             loop.call_soon(self._commit_inline)
         return await future
+
+    async def write_rows(self, fn: Work[T], rows: int) -> T:
+        """A batched unit of work touching about ``rows`` rows (the bot's gathered events): committed
+        like :meth:`write_point` while it is short, else in the worker thread like :meth:`write`.
+
+        The loop thread runs Python anyway; a batch in the worker thread would still take the
+        interpreter lock from it, statement by statement, and make the loop wait at every handover.
+        """
+        return await (self.write_point(fn) if rows <= POINT_ROWS else self.write(fn))
 
     def _commit_inline(self) -> None:
         self._inline_scheduled = False

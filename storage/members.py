@@ -840,7 +840,8 @@ class MemberRepository:
                 conn.execute("RELEASE voice_credit")
             return results
 
-        return await self._storage.write(work)
+        # A credit updates its member and its hour of activity, and posts its points to the ledger.
+        return await self._storage.write_rows(work, 3 * len(credits))
 
     async def record_messages(
         self,
@@ -871,9 +872,12 @@ class MemberRepository:
                     [(guild_id, u, Party(guild_id, u).vp_id, by_user[u][0].at, by_user[u][0].at) for u in missing],
                 )
                 rows |= _progress_rows(conn, guild_id, missing)
-            updates, hours, levelled = [], [], []
+            # Each column set is an index entry rewritten (the tops index levels, text levels and
+            # counts), so only what changed is set: text experience comes once per cooldown.
+            counted, texts, levels, hours, levelled = [], [], [], [], []
             for user_id, items in by_user.items():
-                level, experience, text_level, text_xp, last_text = rows[user_id]
+                stored = rows[user_id]
+                level, experience, text_level, text_xp, last_text = stored
                 first, last = items[0].at, items[-1].at
                 level, xp, gained = _level_up(level, min(MAX_AMOUNT, experience), voice_curve)
                 counts: dict[int, int] = {}
@@ -884,18 +888,29 @@ class MemberRepository:
                         text_level, text_xp, _ = _level_up(
                             text_level, min(MAX_AMOUNT, text_xp + item.text_experience), text_curve
                         )
-                updates.append(
-                    (level, xp, MAX_AMOUNT, len(items), text_level, text_xp, last_text, last, guild_id, user_id)
-                )
+                counted.append((MAX_AMOUNT, len(items), last, guild_id, user_id))
+                if (text_level, text_xp, last_text) != stored[2:]:
+                    texts.append((text_level, text_xp, last_text, guild_id, user_id))
+                if (level, xp) != stored[:2]:
+                    levels.append((level, xp, guild_id, user_id))
                 hours += [(guild_id, user_id, hour, count) for hour, count in counts.items()]
                 if gained:
                     levelled.append((user_id, first, gained))
             conn.executemany(
-                "UPDATE members SET level = ?, experience = ?, message_count = MIN(?, message_count + ?),"
-                " text_level = ?, text_experience = ?, has_text = 1, last_text_xp_at = ?, updated_at = ?"
+                "UPDATE members SET message_count = MIN(?, message_count + ?), has_text = 1, updated_at = ?"
                 " WHERE guild_id = ? AND user_id = ?",
-                updates,
+                counted,
             )
+            if texts:
+                conn.executemany(
+                    "UPDATE members SET text_level = ?, text_experience = ?, last_text_xp_at = ?"
+                    " WHERE guild_id = ? AND user_id = ?",
+                    texts,
+                )
+            if levels:
+                conn.executemany(
+                    "UPDATE members SET level = ?, experience = ? WHERE guild_id = ? AND user_id = ?", levels
+                )
             conn.executemany(
                 "INSERT INTO member_activity (guild_id, user_id, hour, messages, voice_seconds, experience)"
                 " VALUES (?, ?, ?, ?, 0, 0) ON CONFLICT (guild_id, user_id, hour) DO UPDATE SET"
@@ -915,7 +930,7 @@ class MemberRepository:
                 progress.append(Progress(member, gained, [], 0, entries))
             return progress
 
-        return await self._storage.write(work)
+        return await self._storage.write_rows(work, len(messages))
 
     async def pray(
         self,

@@ -5,6 +5,7 @@ Each method is one unit of work (one hop to the database thread); SQL stays in t
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -24,6 +25,7 @@ from storage.serverstats import CounterRepository, PrivacyRepository, Serverstat
 KEY_PREFIX = "gh_"
 
 
+@functools.lru_cache(maxsize=1024)  # every request hashes its key: the few keys in use are hashed once
 def hash_key(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
 

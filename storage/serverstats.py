@@ -188,7 +188,7 @@ class ServerstatsRepository:
                 [(guild_id, kind, day, count) for day, count in days.items()],
             )
 
-        await self._storage.write(work)
+        await self._storage.write_rows(work, len(events))
 
     async def daily(
         self,

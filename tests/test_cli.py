@@ -172,3 +172,26 @@ async def test_backup_during_concurrent_writes_is_consistent_and_restores(tmp_pa
         assert await repos.ledger.verify_balances() == []
     finally:
         await restored.close()
+
+
+def test_the_bot_runs_on_the_configured_event_loop(tmp_path: Path):
+    import uvloop
+
+    from core.config import Settings
+    from guildhall.cli import main
+
+    seen: list[asyncio.AbstractEventLoop] = []
+
+    async def run(settings: Settings) -> None:
+        seen.append(asyncio.get_running_loop())
+
+    config = tmp_path / "c.toml"
+    for kind in ("uvloop", "asyncio"):
+        config.write_text(
+            f'[discord]\ntoken = "t"\n[storage]\npath = "{tmp_path / "db.sqlite3"}"\n[runtime]\nevent_loop = "{kind}"\n'
+        )
+        assert main(["--config", str(config), "run"], run=run) == 0
+    assert isinstance(seen[0], uvloop.Loop)
+    assert not isinstance(seen[1], uvloop.Loop) and isinstance(seen[1], asyncio.BaseEventLoop)
+    config.write_text('[runtime]\nevent_loop = "trio"\n')
+    assert_one_line_error(bot("--config", str(config), "migrate"), "setting 'runtime.event_loop'")

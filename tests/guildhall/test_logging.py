@@ -1,4 +1,4 @@
-"""Logging leaves the event loop: records are written by a thread, all of them by the time it stops."""
+"""Logging leaves the event loop: lines are written by a thread, all of them by the time it stops."""
 
 import contextlib
 import io
@@ -56,7 +56,28 @@ def test_records_are_written_by_another_thread_and_all_of_them_at_stop():
     assert [line.rsplit(" ", 1)[1] for line in lines] == [str(n) for n in range(200)]
     assert "below the level" not in stream.getvalue()
     assert threading.current_thread().name not in stream.writers
-    assert handlers_after == []  # stopped: the queue is gone from the root logger
+    assert handlers_after == []  # stopped: the writer is gone from the root logger
+
+
+class ThreadNamingFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return f"{threading.current_thread().name} {record.getMessage()}"
+
+
+def test_records_are_formatted_where_they_are_logged_and_kept_in_order():
+    stream = io.StringIO()
+    with bare_root() as root:
+        stop = log_off_the_loop("INFO", stream)
+        root.handlers[0].setFormatter(ThreadNamingFormatter())
+        log = logging.getLogger("guildhall.test")
+        worker = threading.Thread(target=lambda: log.warning("from a worker"), name="worker")
+        log.info("first")
+        worker.start()
+        worker.join()
+        log.info("last")
+        stop()
+    me = threading.current_thread().name
+    assert stream.getvalue().splitlines() == [f"{me} first", "worker from a worker", f"{me} last"]
 
 
 def test_logging_configured_already_is_left_alone():

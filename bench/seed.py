@@ -122,12 +122,14 @@ def seed_ledger(conn: sqlite3.Connection, upto: int, profiles: int, now: int) ->
             " FROM n JOIN members m ON m.guild_id = ? AND m.user_id = ? + (i * 2654435761) % ?",
             (start, upto, GUILD, BOT_ID, vp_id(GUILD, BOT_ID), now, 90 * DAY, GUILD, USER_BASE, profiles),
         )
-    conn.execute(
-        "UPDATE members SET voicepoints = COALESCE((SELECT SUM(amount) FROM ledger"
-        " WHERE to_guild_id = members.guild_id AND to_user_id = members.user_id), 0)"
-        " WHERE guild_id = ? AND user_id != ?",
-        (GUILD, BOT_ID),
-    )
+        # One sorted pass over the ledger, before its indexes are back: a lookup per member would
+        # read each member's rows from all over the table.
+        conn.execute(
+            "UPDATE members SET voicepoints = received.total FROM (SELECT to_user_id, SUM(amount) AS total"
+            " FROM ledger WHERE to_guild_id = ? GROUP BY to_user_id) AS received"
+            " WHERE members.guild_id = ? AND members.user_id = received.to_user_id AND members.user_id != ?",
+            (GUILD, GUILD, BOT_ID),
+        )
     conn.execute(
         "UPDATE members SET voicepoints = -(SELECT COALESCE(SUM(amount), 0) FROM ledger"
         " WHERE from_guild_id = ? AND from_user_id = ?) WHERE guild_id = ? AND user_id = ?",

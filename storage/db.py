@@ -32,7 +32,7 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Hashable
+from collections.abc import AsyncIterator, Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -47,7 +47,7 @@ Work = Callable[[sqlite3.Connection], T]
 
 SYNCHRONOUS_MODES = ("normal", "full")
 MAX_BATCH = 256
-POINT_ROWS = 128  # rows a batched unit may touch and still commit on the loop thread (write_rows)
+POINT_ROWS = 128  # rows one unit may touch and still commit on the loop thread (point_chunks)
 CHECKPOINT_EVERY = 200  # loop-thread commits between passive checkpoints in the worker thread
 CACHE_MAX = 10_000  # entries (an economy answer is ~2.5 KB); emptied at once when reached: a hot set refills
 
@@ -276,15 +276,6 @@ class Storage:
             loop.call_soon(self._commit_inline)
         return await future
 
-    async def write_rows(self, fn: Work[T], rows: int) -> T:
-        """A batched unit of work touching about ``rows`` rows (the bot's gathered events): committed
-        like :meth:`write_point` while it is short, else in the worker thread like :meth:`write`.
-
-        The loop thread runs Python anyway; a batch in the worker thread would still take the
-        interpreter lock from it, statement by statement, and make the loop wait at every handover.
-        """
-        return await (self.write_point(fn) if rows <= POINT_ROWS else self.write(fn))
-
     def _commit_inline(self) -> None:
         self._inline_scheduled = False
         batch, self._inline_pending = self._inline_pending, []
@@ -456,6 +447,19 @@ def _apply_migration(conn: sqlite3.Connection, migration: Migration) -> None:
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+def point_chunks(items: Sequence[T], rows_per_item: int = 1) -> Iterator[Sequence[T]]:
+    """``items`` (the bot's gathered events) in runs short enough for :meth:`Storage.write_point`.
+
+    A batch goes to the loop thread in such runs, one per turn of the loop, rather than whole to
+    the worker thread: the loop thread runs Python anyway, and a batch's Python work in the worker
+    would take the interpreter lock from it statement by statement, each handover making the loop
+    wait (up to the 5 ms switch interval). A run is also one short step of the loop.
+    """
+    size = max(1, POINT_ROWS // rows_per_item)
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def _run_batch(conn: sqlite3.Connection, batch: list[tuple[Work[Any], asyncio.Future[Any]]]) -> list[tuple[bool, Any]]:

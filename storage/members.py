@@ -16,7 +16,7 @@ from typing import Any, Literal
 import orjson
 
 from core.members import MAX_AMOUNT, vp_id
-from storage.db import Storage
+from storage.db import Storage, point_chunks
 from storage.ledger import LedgerEntry, LedgerError, OutOfRange, Party, adjust, ensure_member, post
 
 TOMBSTONE_USER = 0  # the user id of a guild's tombstone profile (rows of deleted members)
@@ -825,23 +825,30 @@ class MemberRepository:
     async def record_voice(
         self, guild_id: int, credits: Sequence[tuple[int, Earned]], terms: EarningTerms, *, now: int
     ) -> list[Progress | Exception]:
-        """Many members' voice credits in one unit of work, each as :meth:`record_activity` stores it and
-        each in its own savepoint: a credit that fails is rolled back alone and answered as its error."""
+        """Many members' voice credits, each as :meth:`record_activity` stores it and each in its own
+        savepoint: a credit that fails is rolled back alone and answered as its error. In units of
+        work short enough for the loop thread (:func:`storage.db.point_chunks`; a credit updates its
+        member and its hour of activity and posts its points), each committed before the next."""
 
-        def work(conn: sqlite3.Connection) -> list[Progress | Exception]:
-            results: list[Progress | Exception] = []
-            for user_id, earned in credits:
-                conn.execute("SAVEPOINT voice_credit")
-                try:
-                    results.append(_record_activity(conn, Party(guild_id, user_id), earned, terms, now))
-                except Exception as error:  # answered to the caller, which reports it
-                    conn.execute("ROLLBACK TO voice_credit")
-                    results.append(error)
-                conn.execute("RELEASE voice_credit")
-            return results
+        def work(chunk: Sequence[tuple[int, Earned]]) -> Callable[[sqlite3.Connection], list[Progress | Exception]]:
+            def unit(conn: sqlite3.Connection) -> list[Progress | Exception]:
+                results: list[Progress | Exception] = []
+                for user_id, earned in chunk:
+                    conn.execute("SAVEPOINT voice_credit")
+                    try:
+                        results.append(_record_activity(conn, Party(guild_id, user_id), earned, terms, now))
+                    except Exception as error:  # answered to the caller, which reports it
+                        conn.execute("ROLLBACK TO voice_credit")
+                        results.append(error)
+                    conn.execute("RELEASE voice_credit")
+                return results
 
-        # A credit updates its member and its hour of activity, and posts its points to the ledger.
-        return await self._storage.write_rows(work, 3 * len(credits))
+            return unit
+
+        results: list[Progress | Exception] = []
+        for chunk in point_chunks(credits, rows_per_item=3):
+            results += await self._storage.write_point(work(chunk))
+        return results
 
     async def record_messages(
         self,
@@ -855,8 +862,36 @@ class MemberRepository:
         reward: Callable[[int], int],
         actor: str,
     ) -> list[Progress]:
-        """Many counted messages of one guild in one unit of work; each exactly as :meth:`record_activity`
-        would count it alone (``messages=1``), in order. Answers the members who gained a voice level."""
+        """Many counted messages of one guild, each exactly as :meth:`record_activity` would count it
+        alone (``messages=1``), in order, in units of work short enough for the loop thread
+        (:func:`storage.db.point_chunks`), each committed before the next. Answers the members who
+        gained a voice level."""
+        progress: list[Progress] = []
+        for chunk in point_chunks(messages):
+            progress += await self._record_messages_unit(
+                guild_id,
+                chunk,
+                bot_user_id=bot_user_id,
+                text_cooldown=text_cooldown,
+                voice_curve=voice_curve,
+                text_curve=text_curve,
+                reward=reward,
+                actor=actor,
+            )
+        return progress
+
+    async def _record_messages_unit(
+        self,
+        guild_id: int,
+        messages: Sequence[CountedMessage],
+        *,
+        bot_user_id: int,
+        text_cooldown: int,
+        voice_curve: Curve,
+        text_curve: Curve,
+        reward: Callable[[int], int],
+        actor: str,
+    ) -> list[Progress]:
         issuer = Party(guild_id, bot_user_id)
         by_user: dict[int, list[CountedMessage]] = {}
         for message in messages:
@@ -930,7 +965,7 @@ class MemberRepository:
                 progress.append(Progress(member, gained, [], 0, entries))
             return progress
 
-        return await self._storage.write_rows(work, len(messages))
+        return await self._storage.write_point(work)
 
     async def pray(
         self,

@@ -8,7 +8,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from storage.db import Storage
+from storage.db import Storage, point_chunks
 
 DAY = 86_400
 
@@ -170,7 +170,12 @@ class ServerstatsRepository:
         await self._storage.write_point(work)
 
     async def record_many(self, guild_id: int, kind: str, events: Sequence[RecordedEvent]) -> None:
-        """Many events of one kind (no delays) in one unit of work, as :meth:`record` stores each."""
+        """Many events of one kind (no delays), as :meth:`record` stores each: in units of work short
+        enough for the loop thread (:func:`storage.db.point_chunks`), each committed before the next."""
+        for chunk in point_chunks(events):
+            await self._record_many_unit(guild_id, kind, chunk)
+
+    async def _record_many_unit(self, guild_id: int, kind: str, events: Sequence[RecordedEvent]) -> None:
         days: dict[int, int] = {}
         for event in events:
             days[event.at // DAY * DAY] = days.get(event.at // DAY * DAY, 0) + 1
@@ -188,7 +193,7 @@ class ServerstatsRepository:
                 [(guild_id, kind, day, count) for day, count in days.items()],
             )
 
-        await self._storage.write_rows(work, len(events))
+        await self._storage.write_point(work)
 
     async def daily(
         self,

@@ -150,3 +150,12 @@ async def test_a_failed_commit_fails_every_caller_of_the_batch(storage: Storage,
     assert all(isinstance(outcome, storage_db.StorageError) for outcome in outcomes), outcomes
     monkeypatch.undo()
     assert await _rows(storage) == []
+
+
+def test_a_batch_goes_to_the_loop_thread_in_runs_of_at_most_point_rows_rows():
+    rows = storage_db.POINT_ROWS
+    assert [len(run) for run in storage_db.point_chunks(list(range(2 * rows + 5)))] == [rows, rows, 5]
+    per_three = rows // 3
+    assert [len(run) for run in storage_db.point_chunks(list(range(per_three + 1)), rows_per_item=3)] == [per_three, 1]
+    assert [list(run) for run in storage_db.point_chunks([1, 2, 3], rows_per_item=rows * 2)] == [[1], [2], [3]]
+    assert list(storage_db.point_chunks([])) == []

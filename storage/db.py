@@ -21,7 +21,8 @@ what limits throughput. So the API takes whole units of work instead of statemen
   are committed together on a loop-thread connection, with no hop. Under NORMAL synchronous mode
   a WAL commit appends to the log without an fsync, so it costs microseconds; checkpoints (which
   do sync) run in the worker thread. When the worker holds the write lock, or another process
-  does, the batch joins ``write``'s queue instead, so the loop never waits on a lock.
+  does, the batch joins ``write``'s queue instead, so the loop never waits on a lock. The bot's
+  gathered events go the same way, in runs of at most ``POINT_ROWS`` rows (``point_chunks``).
 
 Functions handed to ``read``/``write`` run in another thread: they must touch only ``conn``.
 """

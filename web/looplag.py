@@ -3,7 +3,9 @@
 A callback is scheduled every ``interval`` seconds on the loop's own (real) clock and records how
 late it ran. Everything in the process shares that loop (the gateway, the cogs, the HTTP API), so a
 handler that holds the loop shows here as lag, whatever it was. The injected clock is not used:
-this measures the real loop even in the sandbox, whose clock only moves when told to.
+this measures the real loop even in the sandbox, whose clock only moves when told to. uvloop's
+clock counts whole milliseconds (and timers fire on them), so on uvloop the figures are to the
+millisecond.
 """
 
 from __future__ import annotations

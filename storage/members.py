@@ -866,106 +866,87 @@ class MemberRepository:
         alone (``messages=1``), in order, in units of work short enough for the loop thread
         (:func:`storage.db.point_chunks`), each committed before the next. Answers the members who
         gained a voice level."""
+        issuer = Party(guild_id, bot_user_id)
+
+        def unit(chunk: Sequence[CountedMessage]) -> Callable[[sqlite3.Connection], list[Progress]]:
+            by_user: dict[int, list[CountedMessage]] = {}
+            for message in chunk:
+                by_user.setdefault(message.user_id, []).append(message)
+
+            def work(conn: sqlite3.Connection) -> list[Progress]:
+                rows = _progress_rows(conn, guild_id, list(by_user))
+                missing = [user_id for user_id in by_user if user_id not in rows]
+                if missing:  # new profiles, created as ensure_member creates them, at their first message
+                    conn.executemany(
+                        "INSERT INTO members (guild_id, user_id, vp_id, is_bot, created_at, updated_at)"
+                        " VALUES (?, ?, ?, 0, ?, ?) ON CONFLICT (guild_id, user_id) DO NOTHING",
+                        [(guild_id, u, Party(guild_id, u).vp_id, by_user[u][0].at, by_user[u][0].at) for u in missing],
+                    )
+                    rows |= _progress_rows(conn, guild_id, missing)
+                # Each column set is an index entry rewritten (the tops index levels, text levels and
+                # counts), so only what changed is set: text experience comes once per cooldown.
+                counted, texts, levels, hours, levelled = [], [], [], [], []
+                for user_id, items in by_user.items():
+                    stored = rows[user_id]
+                    level, experience, text_level, text_xp, last_text = stored
+                    first, last = items[0].at, items[-1].at
+                    level, xp, gained = _level_up(level, min(MAX_AMOUNT, experience), voice_curve)
+                    counts: dict[int, int] = {}
+                    for item in items:
+                        counts[item.at // 3600] = counts.get(item.at // 3600, 0) + 1
+                        if item.text_experience and item.at - last_text >= text_cooldown:
+                            last_text = item.at
+                            text_level, text_xp, _ = _level_up(
+                                text_level, min(MAX_AMOUNT, text_xp + item.text_experience), text_curve
+                            )
+                    counted.append((MAX_AMOUNT, len(items), last, guild_id, user_id))
+                    if (text_level, text_xp, last_text) != stored[2:]:
+                        texts.append((text_level, text_xp, last_text, guild_id, user_id))
+                    if (level, xp) != stored[:2]:
+                        levels.append((level, xp, guild_id, user_id))
+                    hours += [(guild_id, user_id, hour, count) for hour, count in counts.items()]
+                    if gained:
+                        levelled.append((user_id, first, gained))
+                conn.executemany(
+                    "UPDATE members SET message_count = MIN(?, message_count + ?), has_text = 1, updated_at = ?"
+                    " WHERE guild_id = ? AND user_id = ?",
+                    counted,
+                )
+                if texts:
+                    conn.executemany(
+                        "UPDATE members SET text_level = ?, text_experience = ?, last_text_xp_at = ?"
+                        " WHERE guild_id = ? AND user_id = ?",
+                        texts,
+                    )
+                if levels:
+                    conn.executemany(
+                        "UPDATE members SET level = ?, experience = ? WHERE guild_id = ? AND user_id = ?", levels
+                    )
+                conn.executemany(
+                    "INSERT INTO member_activity (guild_id, user_id, hour, messages, voice_seconds, experience)"
+                    " VALUES (?, ?, ?, ?, 0, 0) ON CONFLICT (guild_id, user_id, hour) DO UPDATE SET"
+                    " messages = messages + excluded.messages",
+                    hours,
+                )
+                progress = []
+                for user_id, first, gained in levelled:  # rare: an edit left experience past a level
+                    party = Party(guild_id, user_id)
+                    entries = []
+                    bonus = sum(reward(new_level) for new_level in gained)
+                    if bonus > 0:
+                        entries.append(post(conn, issuer, party, bonus, reason="level up", actor=actor, now=first,
+                                            issuer=issuer))  # fmt: skip
+                    member = _load(conn, guild_id, user_id)
+                    assert member is not None
+                    progress.append(Progress(member, gained, [], 0, entries))
+                return progress
+
+            return work
+
         progress: list[Progress] = []
         for chunk in point_chunks(messages):
-            progress += await self._record_messages_unit(
-                guild_id,
-                chunk,
-                bot_user_id=bot_user_id,
-                text_cooldown=text_cooldown,
-                voice_curve=voice_curve,
-                text_curve=text_curve,
-                reward=reward,
-                actor=actor,
-            )
+            progress += await self._storage.write_point(unit(chunk))
         return progress
-
-    async def _record_messages_unit(
-        self,
-        guild_id: int,
-        messages: Sequence[CountedMessage],
-        *,
-        bot_user_id: int,
-        text_cooldown: int,
-        voice_curve: Curve,
-        text_curve: Curve,
-        reward: Callable[[int], int],
-        actor: str,
-    ) -> list[Progress]:
-        issuer = Party(guild_id, bot_user_id)
-        by_user: dict[int, list[CountedMessage]] = {}
-        for message in messages:
-            by_user.setdefault(message.user_id, []).append(message)
-
-        def work(conn: sqlite3.Connection) -> list[Progress]:
-            rows = _progress_rows(conn, guild_id, list(by_user))
-            missing = [user_id for user_id in by_user if user_id not in rows]
-            if missing:  # new profiles, created as ensure_member creates them, at their first message
-                conn.executemany(
-                    "INSERT INTO members (guild_id, user_id, vp_id, is_bot, created_at, updated_at)"
-                    " VALUES (?, ?, ?, 0, ?, ?) ON CONFLICT (guild_id, user_id) DO NOTHING",
-                    [(guild_id, u, Party(guild_id, u).vp_id, by_user[u][0].at, by_user[u][0].at) for u in missing],
-                )
-                rows |= _progress_rows(conn, guild_id, missing)
-            # Each column set is an index entry rewritten (the tops index levels, text levels and
-            # counts), so only what changed is set: text experience comes once per cooldown.
-            counted, texts, levels, hours, levelled = [], [], [], [], []
-            for user_id, items in by_user.items():
-                stored = rows[user_id]
-                level, experience, text_level, text_xp, last_text = stored
-                first, last = items[0].at, items[-1].at
-                level, xp, gained = _level_up(level, min(MAX_AMOUNT, experience), voice_curve)
-                counts: dict[int, int] = {}
-                for item in items:
-                    counts[item.at // 3600] = counts.get(item.at // 3600, 0) + 1
-                    if item.text_experience and item.at - last_text >= text_cooldown:
-                        last_text = item.at
-                        text_level, text_xp, _ = _level_up(
-                            text_level, min(MAX_AMOUNT, text_xp + item.text_experience), text_curve
-                        )
-                counted.append((MAX_AMOUNT, len(items), last, guild_id, user_id))
-                if (text_level, text_xp, last_text) != stored[2:]:
-                    texts.append((text_level, text_xp, last_text, guild_id, user_id))
-                if (level, xp) != stored[:2]:
-                    levels.append((level, xp, guild_id, user_id))
-                hours += [(guild_id, user_id, hour, count) for hour, count in counts.items()]
-                if gained:
-                    levelled.append((user_id, first, gained))
-            conn.executemany(
-                "UPDATE members SET message_count = MIN(?, message_count + ?), has_text = 1, updated_at = ?"
-                " WHERE guild_id = ? AND user_id = ?",
-                counted,
-            )
-            if texts:
-                conn.executemany(
-                    "UPDATE members SET text_level = ?, text_experience = ?, last_text_xp_at = ?"
-                    " WHERE guild_id = ? AND user_id = ?",
-                    texts,
-                )
-            if levels:
-                conn.executemany(
-                    "UPDATE members SET level = ?, experience = ? WHERE guild_id = ? AND user_id = ?", levels
-                )
-            conn.executemany(
-                "INSERT INTO member_activity (guild_id, user_id, hour, messages, voice_seconds, experience)"
-                " VALUES (?, ?, ?, ?, 0, 0) ON CONFLICT (guild_id, user_id, hour) DO UPDATE SET"
-                " messages = messages + excluded.messages",
-                hours,
-            )
-            progress = []
-            for user_id, first, gained in levelled:  # rare: an edit left experience past a level
-                party = Party(guild_id, user_id)
-                entries = []
-                bonus = sum(reward(new_level) for new_level in gained)
-                if bonus > 0:
-                    entries.append(post(conn, issuer, party, bonus, reason="level up", actor=actor, now=first,
-                                        issuer=issuer))  # fmt: skip
-                member = _load(conn, guild_id, user_id)
-                assert member is not None
-                progress.append(Progress(member, gained, [], 0, entries))
-            return progress
-
-        return await self._storage.write_point(work)
 
     async def pray(
         self,

@@ -40,31 +40,20 @@ async def test_batched_messages_count_exactly_as_one_at_a_time(repos: Repositori
             reward=TERMS.reward,
             actor=TERMS.actor,
         )
+    terms = {
+        "bot_user_id": BOT,
+        "text_cooldown": TERMS.text_cooldown,
+        "voice_curve": TERMS.voice_curve,
+        "text_curve": TERMS.text_curve,
+        "reward": TERMS.reward,
+        "actor": TERMS.actor,
+    }
     for start in range(0, len(messages), 37):
-        levelled = await repos.members.record_messages(
-            BATCHED,
-            messages[start : start + 37],
-            bot_user_id=BOT,
-            text_cooldown=TERMS.text_cooldown,
-            voice_curve=TERMS.voice_curve,
-            text_curve=TERMS.text_curve,
-            reward=TERMS.reward,
-            actor=TERMS.actor,
-        )
+        levelled = await repos.members.record_messages(BATCHED, messages[start : start + 37], **terms)
         assert levelled == []  # text experience never levels voice up
     # More than one loop-thread unit holds (storage.db.point_chunks): committed run after run.
     assert len(messages) > 2 * POINT_ROWS
-    whole = await repos.members.record_messages(
-        WHOLE,
-        messages,
-        bot_user_id=BOT,
-        text_cooldown=TERMS.text_cooldown,
-        voice_curve=TERMS.voice_curve,
-        text_curve=TERMS.text_curve,
-        reward=TERMS.reward,
-        actor=TERMS.actor,
-    )
-    assert whole == []
+    assert await repos.members.record_messages(WHOLE, messages, **terms) == []
     for user in (1, 2, 3):
         one, batched = await repos.members.get(ONE, user), await repos.members.get(BATCHED, user)
         assert profile(one) == profile(batched) == profile(await repos.members.get(WHOLE, user))

@@ -3,7 +3,8 @@
 A busy guild sends thousands of messages a second; a database write for each would keep the event
 loop and the database thread busy with bookkeeping. A :class:`Batcher` runs one flush at a time,
 at most one every 20 ms: what arrives meanwhile waits for the next one, so a quiet bot still writes
-an event at once while a busy one writes dozens per unit of work. A crash can lose only what was
+an event at once while a busy one writes dozens per unit of work (at most 128 rows each, so a
+unit commits on the loop thread: ``storage.db.point_chunks``). A crash can lose only what was
 gathered and not yet committed (a few tens of milliseconds of events); :meth:`Batcher.close`
 flushes the rest at shutdown.
 """

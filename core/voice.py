@@ -340,7 +340,8 @@ async def credit_voice(
 ) -> list[Progress | Exception]:
     """Store counted voice seconds per member of one guild with their experience (levelling up,
     rewards from "self") and points, paid at the guild's per-minute rates (fractions carry over), in
-    one unit of work; a member whose credit fails is answered as its error, the others are stored."""
+    units of work of many members each; a member whose credit fails is answered as its error, the
+    others are stored."""
     credits = [
         (
             user_id,

@@ -830,8 +830,8 @@ class MemberRepository:
         work short enough for the loop thread (:func:`storage.db.point_chunks`; a credit updates its
         member and its hour of activity and posts its points), each committed before the next."""
 
-        def work(chunk: Sequence[tuple[int, Earned]]) -> Callable[[sqlite3.Connection], list[Progress | Exception]]:
-            def unit(conn: sqlite3.Connection) -> list[Progress | Exception]:
+        def unit(chunk: Sequence[tuple[int, Earned]]) -> Callable[[sqlite3.Connection], list[Progress | Exception]]:
+            def work(conn: sqlite3.Connection) -> list[Progress | Exception]:
                 results: list[Progress | Exception] = []
                 for user_id, earned in chunk:
                     conn.execute("SAVEPOINT voice_credit")
@@ -843,11 +843,11 @@ class MemberRepository:
                     conn.execute("RELEASE voice_credit")
                 return results
 
-            return unit
+            return work
 
         results: list[Progress | Exception] = []
         for chunk in point_chunks(credits, rows_per_item=3):
-            results += await self._storage.write_point(work(chunk))
+            results += await self._storage.write_point(unit(chunk))
         return results
 
     async def record_messages(

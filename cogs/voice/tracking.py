@@ -217,7 +217,7 @@ class VoiceTracking(commands.Cog):
         )
 
     async def credit_messages(self, batch: list[tuple[int, CountedMessage]]) -> None:
-        """Count gathered messages, one unit of work per guild, and level up whoever reached a level."""
+        """Count gathered messages, a few units of work per guild, and level up whoever reached a level."""
         if self.bot.user is None:
             return
         by_guild: dict[int, list[CountedMessage]] = {}

@@ -587,13 +587,26 @@ def _record_activity(conn: sqlite3.Connection, party: Party, earned: Earned, ter
     if voicepoints > 0:
         entries.append(post(conn, issuer, party, voicepoints, reason="voice time", actor=actor, now=now,
                             issuer=issuer))  # fmt: skip
-    bonus = sum(reward(new_level) for new_level in gained)
-    if bonus > 0:
-        entries.append(post(conn, issuer, party, bonus, reason="level up", actor=actor, now=now,
-                            issuer=issuer))  # fmt: skip
+    entries += _level_up_reward(conn, issuer, party, gained, reward, actor, now)
     member = _load(conn, guild_id, user_id)
     assert member is not None
     return Progress(member, gained, text_gained, granted, entries)
+
+
+def _level_up_reward(
+    conn: sqlite3.Connection,
+    issuer: Party,
+    party: Party,
+    gained: Sequence[int],
+    reward: Callable[[int], int],
+    actor: str,
+    now: int,
+) -> list[LedgerEntry]:
+    """The reward for the levels ``gained``, paid from the issuer (the bot's profile): none when it is 0."""
+    bonus = sum(reward(new_level) for new_level in gained)
+    if bonus <= 0:
+        return []
+    return [post(conn, issuer, party, bonus, reason="level up", actor=actor, now=now, issuer=issuer)]
 
 
 def _progress_rows(
@@ -931,11 +944,7 @@ class MemberRepository:
                 progress = []
                 for user_id, first, gained in levelled:  # rare: an edit left experience past a level
                     party = Party(guild_id, user_id)
-                    entries = []
-                    bonus = sum(reward(new_level) for new_level in gained)
-                    if bonus > 0:
-                        entries.append(post(conn, issuer, party, bonus, reason="level up", actor=actor, now=first,
-                                            issuer=issuer))  # fmt: skip
+                    entries = _level_up_reward(conn, issuer, party, gained, reward, actor, first)
                     member = _load(conn, guild_id, user_id)
                     assert member is not None
                     progress.append(Progress(member, gained, [], 0, entries))

@@ -116,11 +116,10 @@ def seed_ledger(conn: sqlite3.Connection, upto: int, profiles: int, now: int) ->
     with _IndexesDropped(conn, "ledger"):
         conn.execute(
             "WITH RECURSIVE n(i) AS (SELECT ? UNION ALL SELECT i + 1 FROM n WHERE i + 1 < ?)"
-            " INSERT INTO ledger (from_guild_id, from_user_id, from_vp_id, to_guild_id, to_user_id, to_vp_id,"
-            " amount, reason, actor, created_at)"
-            " SELECT ?, ?, ?, m.guild_id, m.user_id, m.vp_id, 1 + i % 50, 'bench', 'bench', ? - (i * 7919) % ?"
-            " FROM n JOIN members m ON m.guild_id = ? AND m.user_id = ? + (i * 2654435761) % ?",
-            (start, upto, GUILD, BOT_ID, vp_id(GUILD, BOT_ID), now, 90 * DAY, GUILD, USER_BASE, profiles),
+            " INSERT INTO ledger (from_guild_id, from_user_id, to_guild_id, to_user_id, amount, reason, actor,"
+            " created_at)"
+            " SELECT ?, ?, ?, ? + (i * 2654435761) % ?, 1 + i % 50, 'bench', 'bench', ? - (i * 7919) % ? FROM n",
+            (start, upto, GUILD, BOT_ID, GUILD, USER_BASE, profiles, now, 90 * DAY),
         )
         # One sorted pass over the ledger, before its indexes are back: a lookup per member would
         # read each member's rows from all over the table.

@@ -115,9 +115,7 @@ Interval = Literal["hour", "day", "week"]
 INTERVAL_SECONDS = {"hour": 3600, "day": 86_400, "week": 604_800}
 WEEK_OFFSET = 345_600  # the epoch began on a Thursday: weeks start on Mondays
 
-_COLUMNS = (
-    "id, from_guild_id, from_user_id, from_vp_id, to_guild_id, to_user_id, to_vp_id, amount, reason, actor, created_at"
-)
+_COLUMNS = "id, from_guild_id, from_user_id, to_guild_id, to_user_id, amount, reason, actor, created_at"
 
 
 # --- unit-of-work helpers, shared with the member repository ---------------------------------
@@ -179,19 +177,15 @@ def post(
     conn.execute(update, (-amount, now, source.guild_id, source.user_id))
     conn.execute(update, (amount, now, target.guild_id, target.user_id))
     cursor = conn.execute(
-        "INSERT INTO ledger (from_guild_id, from_user_id, from_vp_id, to_guild_id, to_user_id, to_vp_id,"
-        " amount, reason, actor, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (*_sides(source, target), amount, reason, actor, now),
+        "INSERT INTO ledger (from_guild_id, from_user_id, to_guild_id, to_user_id, amount, reason, actor, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (source.guild_id, source.user_id, target.guild_id, target.user_id, amount, reason, actor, now),
     )
     return LedgerEntry(cursor.lastrowid or 0, source, source.vp_id, target, target.vp_id, amount, reason, actor, now)
 
 
 # The GLOB term lets the partial index of reversal rows answer (migration 0009).
 REVERSED_ALREADY = "SELECT 1 FROM ledger WHERE reason = ? AND reason GLOB 'reversal of #*' LIMIT 1"
-
-
-def _sides(source: Party, target: Party) -> tuple[int | str, ...]:
-    return (source.guild_id, source.user_id, source.vp_id, target.guild_id, target.user_id, target.vp_id)
 
 
 def adjust(
@@ -243,12 +237,14 @@ def member_flows(conn: sqlite3.Connection, party: Party, starts: Mapping[str, in
 
 
 def _entry(row: sqlite3.Row) -> LedgerEntry:
+    source = Party(row["from_guild_id"], row["from_user_id"])
+    target = Party(row["to_guild_id"], row["to_user_id"])
     return LedgerEntry(
         id=row["id"],
-        source=Party(row["from_guild_id"], row["from_user_id"]),
-        source_vp_id=row["from_vp_id"],
-        target=Party(row["to_guild_id"], row["to_user_id"]),
-        target_vp_id=row["to_vp_id"],
+        source=source,
+        source_vp_id=source.vp_id,
+        target=target,
+        target_vp_id=target.vp_id,
         amount=row["amount"],
         reason=row["reason"],
         actor=row["actor"],
@@ -265,9 +261,9 @@ def _side(prefix: str, value: str) -> tuple[str, list[object]]:
 
 
 def _by_vp_id(prefix: str, value: str) -> tuple[str, list[object]]:
-    """One side by vp_id, through the member row it names (migration 0009) and that side's index."""
+    """One side by vp_id, through the member row it names (migrations 0009, 0010) and that side's index."""
     owner = "(SELECT guild_id, user_id FROM members WHERE vp_id = ?)"
-    return f"(({prefix}_guild_id, {prefix}_user_id) = {owner} AND {prefix}_vp_id = ?)", [value, value]
+    return f"(({prefix}_guild_id, {prefix}_user_id) = {owner})", [value]
 
 
 class LedgerRepository:

@@ -72,3 +72,45 @@ async def test_every_row_of_the_first_release_survives_all_migrations(tmp_path: 
         assert (await Repositories(reopened).guild_links.get(GUILD_ONE)).api_key == "nameless-key-guild-one"
     finally:
         await reopened.close()
+
+
+async def test_ledger_rows_keep_their_parties_when_the_stored_vp_ids_go(tmp_path: Path):
+    """Migration 0010 drops the ledger's vp id columns: the rows read back the same, vp ids included."""
+    from core.members import vp_id
+    from storage.db import _apply_migration
+    from storage.ledger import LedgerFilter
+
+    db = tmp_path / "ledger.sqlite3"
+    conn = sqlite3.connect(db, isolation_level=None)
+    for migration in load_migrations():
+        if migration.version < 10:
+            _apply_migration(conn, migration)
+    members = [(GUILD_ONE, 0, 1), (GUILD_ONE, 7, 0), (GUILD_ONE, 8, 0)]  # the tombstone and two members
+    conn.executemany(
+        "INSERT INTO members (guild_id, user_id, vp_id, is_bot, created_at, updated_at) VALUES (?, ?, ?, ?, 1, 1)",
+        [(g, u, vp_id(g, u), bot) for g, u, bot in members],
+    )
+    rows = [(GUILD_ONE, 7, GUILD_ONE, 8, 5), (GUILD_ONE, 0, GUILD_ONE, 7, 3)]
+    conn.executemany(
+        "INSERT INTO ledger (from_guild_id, from_user_id, from_vp_id, to_guild_id, to_user_id, to_vp_id, amount,"
+        " reason, actor, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'r', 'a', 1)",
+        [(fg, fu, vp_id(fg, fu), tg, tu, vp_id(tg, tu), amount) for fg, fu, tg, tu, amount in rows],
+    )
+    conn.close()
+
+    storage = await Storage.open(db)
+    try:
+        columns = await storage.read(lambda conn: [row[1] for row in conn.execute("PRAGMA table_info(ledger)")])
+        assert "from_vp_id" not in columns and "to_vp_id" not in columns
+        ledger = Repositories(storage).ledger
+        entries = await ledger.search(LedgerFilter(), limit=0, offset=0)
+        assert sorted((e.source_vp_id, e.target_vp_id, e.amount) for e in entries) == sorted(
+            (vp_id(fg, fu), vp_id(tg, tu), amount) for fg, fu, tg, tu, amount in rows
+        )
+        found = await ledger.search(LedgerFilter(vp_id=vp_id(GUILD_ONE, 7)), limit=0, offset=0)
+        assert sorted(e.amount for e in found) == [3, 5]
+        assert [e.amount for e in await ledger.search(LedgerFilter(source=vp_id(GUILD_ONE, 0)), limit=0, offset=0)] == [
+            3
+        ]
+    finally:
+        await storage.close()

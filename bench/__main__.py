@@ -71,16 +71,16 @@ def growth_lines(rows: list[growth_bench.GrowthRow], plans: dict[str, list[str]]
     return lines
 
 
-def bulk_line(result: bulk_bench.BulkResult) -> Line:
-    return Line(
-        "4 bulk",
-        f"PATCH /profile/add x{bulk_bench.ITEMS:,}",
-        f"{result.api_rows_per_s:,.0f} rows/s",
-        f"executemany {result.raw_rows_per_s:,.0f} rows/s",
-        result.ratio,
-        f">= {bulk_bench.TARGET:.2f}",
-        result.passed,
-    )
+def bulk_lines(result: bulk_bench.BulkResult) -> list[Line]:
+    reference = f"executemany {result.raw_rows_per_s:,.0f} rows/s"
+    goal = f">= {bulk_bench.TARGET:.2f}"
+    name = f"PATCH /profile/add x{bulk_bench.ITEMS:,}"
+    return [
+        Line("4 bulk", f"{name}, every profile answered", f"{result.api_rows_per_s:,.0f} rows/s", reference,
+             result.ratio, goal, result.ratio >= bulk_bench.TARGET),
+        Line("4 bulk", f"{name}, Prefer: return=minimal (204)", f"{result.minimal_rows_per_s:,.0f} rows/s",
+             reference, result.minimal_ratio, goal, result.minimal_ratio >= bulk_bench.TARGET),
+    ]  # fmt: skip
 
 
 def feature_lines(args: object) -> list[Line]:
@@ -236,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
                         server.wait_ready()
                         return server
 
-                    lines.append(bulk_line(bulk_bench.run(workdir, quick=args.quick, server_factory=start)))
+                    lines += bulk_lines(bulk_bench.run(workdir, quick=args.quick, server_factory=start))
                 if wanted(args, "growth"):
                     rows, plans = growth_bench.run(workdir, quick=args.quick)
                     lines += growth_lines(rows, plans)

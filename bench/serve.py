@@ -28,7 +28,7 @@ from aiohttp import web
 from core.clock import Clock
 from core.config import RuntimeSettings, Settings
 from guildhall.cli import event_loop_factory
-from guildhall.runtime import start_api
+from guildhall.runtime import freeze_heap, start_api
 from storage import Repositories, Storage
 from web.app import create_app
 
@@ -86,6 +86,7 @@ async def serve(args: argparse.Namespace, stop: asyncio.Event) -> None:
 async def _run_until(stop: asyncio.Event, runner: web.AppRunner) -> None:
     try:
         port = runner.addresses[0][1]
+        freeze_heap()  # as Guildhall does once its bot is ready (guildhall.runtime.freeze_heap_when_ready)
         print(f"READY {port}", flush=True)
         await stop.wait()
     finally:

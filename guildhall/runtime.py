@@ -73,9 +73,15 @@ async def freeze_heap_when_ready(bot: Guildhall) -> None:
             break
         except RuntimeError:  # raised until bot.start() has set the client up
             await asyncio.sleep(0.1)
+    log.info("froze %d start-up objects out of the garbage collector's full passes", freeze_heap())
+
+
+def freeze_heap() -> int:
+    """Collect, then move every object that exists now into the collector's permanent generation
+    (``gc.freeze``); answers how many there are."""
     gc.collect()
     gc.freeze()
-    log.info("froze %d start-up objects out of the garbage collector's full passes", gc.get_freeze_count())
+    return gc.get_freeze_count()
 
 
 @contextlib.asynccontextmanager

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import itertools
 import json
+import operator
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal, NamedTuple
 
 import orjson
 
@@ -38,15 +39,16 @@ Curve = Callable[[int], int]
 POINT_EDITS = 8  # edits per request that still commit on the loop thread (storage.db.write_point)
 
 
-@dataclass(frozen=True, slots=True)
-class Pray:
+# The records built by the thousand (a bulk edit's items and answers) are named tuples: as
+# immutable as a frozen dataclass and about eight times cheaper to build (a frozen dataclass sets
+# each field through ``object.__setattr__``: 4 µs for ProfileEdit's 15 fields against 0.5 µs).
+class Pray(NamedTuple):
     date: int
     streak: int
     total: int
 
 
-@dataclass(frozen=True, slots=True)
-class Member:
+class Member(NamedTuple):
     guild_id: int
     user_id: int
     vp_id: str
@@ -69,8 +71,7 @@ class Member:
         return Party(self.guild_id, self.user_id)
 
 
-@dataclass(frozen=True, slots=True)
-class ProfileEdit:
+class ProfileEdit(NamedTuple):
     """Fields to set (or add); None leaves a field alone. ``text_null``/``data_given`` say what null means."""
 
     guild_id: int
@@ -358,36 +359,48 @@ def _counters_only(edits: Sequence[ProfileEdit]) -> bool:
     return len({(edit.guild_id, edit.user_id) for edit in edits}) == len(edits)
 
 
-def _apply_counters(conn: sqlite3.Connection, edits: Sequence[ProfileEdit], *, add: bool, now: int) -> list[Member]:
+def _apply_counters(
+    conn: sqlite3.Connection, edits: Sequence[ProfileEdit], *, add: bool, now: int, answer: bool = True
+) -> list[Member]:
     """:func:`_edited_values` of edits that only touch counters, each of another profile, set-based.
 
     Each group of edits that touch the same columns is one ``UPDATE ... FROM json_each(...)
-    RETURNING`` (the rows of missing profiles are created, then updated the same way); the new
-    values are range-checked afterwards in the edits' order, so the first bad edit is named as
-    editing one by one would name it, and the unit of work is rolled back.
+    RETURNING`` (the rows of missing profiles are created, then updated the same way) that
+    returns, for each row it changed, the row when the caller wants the profiles and in any case
+    whether a new value left its range. When one did, the rows are checked in the edits' order, so
+    the first bad edit is named as editing one by one would name it, and the unit of work is rolled
+    back. With ``answer=False`` and nothing out of range, no row is read back and the answer is [].
     """
     shapes: dict[tuple[str, ...], list[ProfileEdit]] = {}
     for edit in edits:
         shapes.setdefault(_shape(edit), []).append(edit)
     rows: dict[tuple[int, int], Sequence[Any]] = {}
-    bad: set[tuple[int, int]] = set()
+    out_of_range = False
     for shape, group in shapes.items():
         if not shape:
-            rows.update(_rows_ensured(conn, [(edit.guild_id, edit.user_id) for edit in group], now=now))
+            _create(conn, [(edit.guild_id, edit.user_id) for edit in group], now=now)
             continue
-        updated = _update_counters(conn, shape, group, add=add, now=now)
-        checks = [(_INDEX[column], _COUNTERS[column]) for column in shape]
-        for key, row in updated.items():
-            for index, minimum in checks:
-                if not minimum <= row[index] <= MAX_AMOUNT:
-                    bad.add(key)
-        rows.update(updated)
-    if bad:
-        index, edit = next((i, e) for i, e in enumerate(edits) if (e.guild_id, e.user_id) in bad)
-        row = rows[(edit.guild_id, edit.user_id)]
-        column = next(c for c in _shape(edit) if not _COUNTERS[c] <= row[_INDEX[c]] <= MAX_AMOUNT)
-        raise EditRejected(index, str(_out_of_range(column, row[_INDEX[column]])))
-    return [_member_from_values(rows[(edit.guild_id, edit.user_id)]) for edit in edits]
+        flag = " OR ".join(f"members.{column} NOT BETWEEN {_COUNTERS[column]} AND {MAX_AMOUNT}" for column in shape)
+        # Reading back a flag per row instead of the row is a fifth of the cost (10,000 profiles).
+        returned = _update_counters(conn, shape, group, add=add, now=now, returning=(_RETURN_ROW * answer) + flag)
+        out_of_range = out_of_range or any(values[-1] for values in returned)
+        if answer:
+            rows.update({(values[0], values[1]): values for values in returned})
+    if not (answer or out_of_range):
+        return []
+    keys = [(edit.guild_id, edit.user_id) for edit in edits]
+    if len(rows) < len(keys):
+        rows.update(_rows(conn, [key for key in keys if key not in rows]))
+    if out_of_range:
+        for index, edit in enumerate(edits):
+            row = rows[keys[index]]
+            for column in _shape(edit):
+                if not _COUNTERS[column] <= row[_INDEX[column]] <= MAX_AMOUNT:
+                    raise EditRejected(index, str(_out_of_range(column, row[_INDEX[column]])))
+    return [_member_from_values(rows[key]) for key in keys]
+
+
+_RETURN_ROW = "".join(f"members.{column}, " for column in _MEMBER_COLUMNS)
 
 
 # which counters an edit gives (in ``_COUNTERS`` order), by which of them are not None
@@ -414,8 +427,15 @@ def _shape(edit: ProfileEdit) -> tuple[str, ...]:
 
 
 def _update_counters(
-    conn: sqlite3.Connection, shape: tuple[str, ...], group: Sequence[ProfileEdit], *, add: bool, now: int
-) -> dict[tuple[int, int], Sequence[Any]]:
+    conn: sqlite3.Connection,
+    shape: tuple[str, ...],
+    group: Sequence[ProfileEdit],
+    *,
+    add: bool,
+    now: int,
+    returning: str,
+) -> list[tuple[Any, ...]]:
+    """Apply one group of edits; what ``returning`` names for each row changed."""
     assignments = [
         f"{column} = {column + ' + ' if add else ''}(d.value ->> {position})"
         for position, column in enumerate(shape, start=2)
@@ -425,27 +445,38 @@ def _update_counters(
     sql = (
         f"UPDATE members SET {', '.join(assignments)}, updated_at = ? FROM json_each(?) AS d"  # noqa: S608 - fixed names
         " WHERE members.guild_id = d.value ->> 0 AND members.user_id = d.value ->> 1"
-        f" RETURNING {', '.join('members.' + column for column in _MEMBER_COLUMNS)}"
+        f" RETURNING {returning}"
     )
     convert = _seconds if "pray_date" in shape and not add else None
+    pick = operator.itemgetter(*(ProfileEdit._fields.index(name) for name in ("guild_id", "user_id", *shape)))
 
     def payload(edits: Sequence[ProfileEdit]) -> str:
-        values = []
-        for edit in edits:
-            given = [getattr(edit, column) for column in shape]
-            if convert is not None:
-                given[-1] = convert(given[-1])  # pray_date is the last counter
-            values.append([edit.guild_id, edit.user_id, *given])
+        values = [pick(edit) for edit in edits]
+        if convert is not None:  # pray_date is the last counter
+            values = [(*value[:-1], convert(value[-1])) for value in values]
         return orjson.dumps(values).decode()  # text: SQLite's JSON functions refuse a blob
 
-    cursor = conn.cursor()
-    cursor.row_factory = None
-    rows = {(row[0], row[1]): row for row in cursor.execute(sql, (now, payload(group)))}
-    missing = [edit for edit in group if (edit.guild_id, edit.user_id) not in rows]
-    if missing:
-        _create(conn, [(edit.guild_id, edit.user_id) for edit in missing], now=now)
-        rows.update({(row[0], row[1]): row for row in cursor.execute(sql, (now, payload(missing)))})
-    return rows
+    returned = conn.execute(sql, (now, payload(group))).fetchall()
+    if len(returned) < len(group):  # missing profiles: created as ensure_member creates them, then updated
+        missing = _missing(conn, [(edit.guild_id, edit.user_id) for edit in group])
+        _create(conn, missing, now=now)
+        wanted = set(missing)
+        returned += conn.execute(
+            sql, (now, payload([e for e in group if (e.guild_id, e.user_id) in wanted]))
+        ).fetchall()
+    return returned
+
+
+def _missing(conn: sqlite3.Connection, keys: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The ``keys`` that have no profile."""
+    return [
+        (guild_id, user_id)
+        for guild_id, user_id in conn.execute(
+            "SELECT k.value ->> 0, k.value ->> 1 FROM json_each(?) AS k WHERE NOT EXISTS"
+            " (SELECT 1 FROM members AS m WHERE m.guild_id = k.value ->> 0 AND m.user_id = k.value ->> 1)",
+            (orjson.dumps(keys).decode(),),
+        )
+    ]
 
 
 def _create(conn: sqlite3.Connection, keys: Sequence[tuple[int, int]], *, now: int) -> None:
@@ -476,6 +507,7 @@ def _apply_edits(
     issuer_of: Callable[[int], Party],
     actor: str,
     now: int,
+    answer: bool = True,
 ) -> list[Member]:
     """:func:`_apply_edit` of every edit in turn, set-based.
 
@@ -490,7 +522,7 @@ def _apply_edits(
         except LedgerError as error:
             raise EditRejected(0, str(error)) from None
     if _counters_only(edits):
-        return _apply_counters(conn, edits, add=add, now=now)
+        return _apply_counters(conn, edits, add=add, now=now, answer=answer)
     states = _states(_rows_ensured(conn, list(dict.fromkeys((edit.guild_id, edit.user_id) for edit in edits)), now=now))
     dirty: dict[tuple[int, int], set[str]] = {}
     members = []
@@ -788,21 +820,21 @@ class MemberRepository:
                 )
             balance = edit.voicepoints if edit.voicepoints is not None else 0
             member = _apply_edit(
-                conn, replace(edit, voicepoints=balance), add=False, issuer=issuer, actor=actor, now=now
+                conn, edit._replace(voicepoints=balance), add=False, issuer=issuer, actor=actor, now=now
             )
             return member, existed
 
         return await self._storage.write(work)
 
     async def apply_edits(
-        self, edits: Sequence[ProfileEdit], *, add: bool, bot_user_id: int, actor: str, now: int
+        self, edits: Sequence[ProfileEdit], *, add: bool, bot_user_id: int, actor: str, now: int, answer: bool = True
     ) -> list[Member]:
-        """Edit (or add to) every profile, all or nothing; a bad item raises :class:`EditRejected`."""
+        """Edit (or add to) every profile, all or nothing; a bad item raises :class:`EditRejected`.
+        The profiles as edited, in the edits' order; with ``answer=False`` maybe none (not read back)."""
 
         def work(conn: sqlite3.Connection) -> list[Member]:
-            return _apply_edits(
-                conn, edits, add=add, issuer_of=lambda guild_id: Party(guild_id, bot_user_id), actor=actor, now=now
-            )
+            issuer_of = lambda guild_id: Party(guild_id, bot_user_id)  # noqa: E731
+            return _apply_edits(conn, edits, add=add, issuer_of=issuer_of, actor=actor, now=now, answer=answer)
 
         # A few profiles are a short indexed unit of work, committed on the loop thread.
         write = self._storage.write_point if len(edits) <= POINT_EDITS else self._storage.write
@@ -1028,9 +1060,8 @@ class MemberRepository:
             moved = 0
             for side in ("from", "to"):
                 moved += conn.execute(
-                    f"UPDATE ledger SET {side}_user_id = ?, {side}_vp_id = ?"  # noqa: S608
-                    f" WHERE {side}_guild_id = ? AND {side}_user_id = ?",
-                    (TOMBSTONE_USER, tomb.vp_id, guild_id, user_id),
+                    f"UPDATE ledger SET {side}_user_id = ? WHERE {side}_guild_id = ? AND {side}_user_id = ?",  # noqa: S608
+                    (TOMBSTONE_USER, guild_id, user_id),
                 ).rowcount
             if row is not None:
                 conn.execute(

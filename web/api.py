@@ -44,12 +44,13 @@ class ApiError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Param:
-    """A query parameter a route reads, as /openapi.json describes it."""
+    """A query parameter (or, with ``location="header"``, a header) a route reads, as /openapi.json describes it."""
 
     name: str
     schema: dict[str, Any]
     required: bool = False
     description: str = ""
+    location: str = "query"
 
 
 def id_param(name: str, *, required: bool = False) -> Param:
@@ -145,6 +146,26 @@ class Family:
     def owns_path(self, path: str) -> bool:
         base = self.base.rstrip("/")
         return bool(base) and (path == base or path.startswith(base + "/"))
+
+
+PREFER_MINIMAL = Param(
+    "Prefer",
+    {"type": "string", "enum": ["return=minimal", "return=representation"]},
+    description="return=minimal: answer 204 with no body instead of every profile (RFC 7240)",
+    location="header",
+)
+
+
+def prefers_minimal(request: web.Request) -> bool:
+    """The request's ``Prefer`` header asks for ``return=minimal`` (RFC 7240; other preferences ignored)."""
+    prefer = request.headers.get("Prefer")
+    if prefer is None:
+        return False
+    for preference in prefer.split(","):
+        name, _, value = preference.split(";", 1)[0].partition("=")
+        if name.strip().lower() == "return" and value.strip().strip('"').lower() == "minimal":
+            return True
+    return False
 
 
 def json_response(data: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:

@@ -66,7 +66,7 @@ def _operation(route: Route) -> dict[str, Any]:
             for name in _PARAM.findall(route.path)
         ]
         + [
-            {"name": p.name, "in": "query", "required": p.required, "schema": p.schema}
+            {"name": p.name, "in": p.location, "required": p.required, "schema": p.schema}
             | ({"description": p.description} if p.description else {})
             for p in route.query
         ],
@@ -74,6 +74,8 @@ def _operation(route: Route) -> dict[str, Any]:
     }
     if route.status == 201:  # a create that may replace: 200 when it did
         operation["responses"]["200"] = _success(route)
+    if any(p.name == "Prefer" for p in route.query):
+        operation["responses"]["204"] = {"description": "Success; Prefer: return=minimal asked for no body"}
     if route.access in ("read", "write"):
         operation["security"] = [{"apiKey": []}]
     if route.body is not None:

@@ -19,6 +19,7 @@ from storage.members import TOP_ORDER, EditRejected, Member, ProfileEdit, Profil
 from web import bulkbody, keys
 from web.api import (
     MAX_SNOWFLAKE,
+    PREFER_MINIMAL,
     ApiError,
     Param,
     RenderedBodies,
@@ -28,6 +29,7 @@ from web.api import (
     json_body_response,
     json_response,
     parse_model,
+    prefers_minimal,
     read_json,
 )
 from web.families import voice
@@ -496,19 +498,22 @@ async def _edit_many(request: web.Request, *, add: bool) -> web.Response:
             edit = _edit(body.guild_id, body.user_id, body)
         _check_guild(request, edit.guild_id, f"guild {edit.guild_id} (item {index})")
         edits.append(edit)
+    if prefers_minimal(request):  # a client that batches ticks need not read 10,000 profiles back
+        await _apply(request, edits, add=add, answer=False)
+        return web.Response(status=204, headers={"Preference-Applied": "return=minimal"})
     members = await _apply(request, edits, add=add)
     profiles = [profile_json(m) for m in members]
     body = bulkbody.dumps(profiles, (m.data for m in members))
     return json_response(profiles) if body is None else web.Response(body=body, content_type="application/json")
 
 
-async def _apply(request: web.Request, edits: list[ProfileEdit], *, add: bool) -> list[Member]:
+async def _apply(request: web.Request, edits: list[ProfileEdit], *, add: bool, answer: bool = True) -> list[Member]:
     if not edits:
         return []
     bot_user_id = _bot_user_id(request)
     try:
         return await request.app[keys.REPOS].members.apply_edits(
-            edits, add=add, bot_user_id=bot_user_id, actor=_actor(request), now=_now(request)
+            edits, add=add, bot_user_id=bot_user_id, actor=_actor(request), now=_now(request), answer=answer
         )
     except EditRejected as error:
         where = f"item {error.index}: " if len(edits) > 1 or request.match_info.get("user_id") is None else ""
@@ -522,6 +527,7 @@ async def _apply(request: web.Request, edits: list[ProfileEdit], *, add: bool) -
     access="write",
     body=BulkBody,
     response={"type": "array", "items": PROFILE},
+    query=(PREFER_MINIMAL,),
 )
 async def bulk_edit(request: web.Request) -> web.Response:
     return await _edit_many(request, add=False)
@@ -534,6 +540,7 @@ async def bulk_edit(request: web.Request) -> web.Response:
     access="write",
     body=BulkBody,
     response={"type": "array", "items": PROFILE},
+    query=(PREFER_MINIMAL,),
 )
 async def bulk_add(request: web.Request) -> web.Response:
     return await _edit_many(request, add=True)

@@ -189,6 +189,27 @@ async def test_ten_thousand_adds_land_exactly(client, repos: Repositories, db_pa
     assert await repos.ledger.verify_balances() == []
 
 
+@pytest.mark.parametrize("points", [False, True])
+async def test_prefer_minimal_applies_the_same_and_answers_no_body(
+    client, repos: Repositories, db_path: Path, points: bool
+):
+    body = items(10_000, points=points)
+    await client.patch("/profile/add", json=body[::7])  # some of them exist already, the rest are created
+    response = await client.patch("/profile/add", json=body, headers={"Prefer": "respond-async, return=minimal"})
+    assert response.status == 204
+    assert response.headers["Preference-Applied"] == "return=minimal"
+    assert await response.read() == b""
+    members = {m.user_id: m for m in await repos.members.list(G)}
+    assert len(members) == 10_000 + points  # and the bot's profile, which pays the points
+    for n, user in enumerate(USERS):
+        times = 2 if n % 7 == 0 else 1
+        member = members[user]
+        assert (member.experience, member.voice_seconds) == (n % 5 * times, 60 * times)
+        assert member.voicepoints == (n % 3 * times if points else 0)
+    assert await repos.ledger.verify_balances() == []
+
+
+@pytest.mark.parametrize("prefer", [None, "return=minimal"])
 @pytest.mark.parametrize(
     ("bad", "message"),
     [
@@ -198,12 +219,12 @@ async def test_ten_thousand_adds_land_exactly(client, repos: Repositories, db_pa
     ],
 )
 async def test_one_bad_item_of_ten_thousand_changes_nothing(
-    client, repos: Repositories, db_path: Path, bad: dict[str, Any], message: str
+    client, repos: Repositories, db_path: Path, bad: dict[str, Any], message: str, prefer: str | None
 ):
     await client.patch("/profile/add", json=items(5_000, points=True)[::10])  # some of them exist already
     before = table(db_path)
     body = [*items(9_999, points=False), {"user_id": str(USERS[-1]), "guild_id": str(G), **bad}]
-    response = await client.patch("/profile/add", json=body)
+    response = await client.patch("/profile/add", json=body, headers={"Prefer": prefer} if prefer else {})
     assert response.status == 400
     assert (await response.json())["error"] == message
     assert table(db_path) == before
@@ -216,3 +237,23 @@ async def test_a_repeated_key_is_still_refused(client, repos: Repositories, db_p
     assert response.status == 400
     assert "appears more than once" in (await response.json())["error"]
     assert table(db_path) == before
+
+
+@pytest.mark.parametrize(
+    ("header", "minimal"),
+    [
+        ("return=minimal", True),
+        ("Return = Minimal", True),
+        ('respond-async, wait=5, return="minimal"', True),
+        ("return=minimal; foo=bar", True),
+        ("return=representation", False),
+        ("handling=strict", False),
+        ("", False),
+    ],
+)
+def test_the_prefer_header_is_read_as_rfc_7240_writes_it(header: str, minimal: bool):
+    from aiohttp.test_utils import make_mocked_request
+
+    from web.api import prefers_minimal
+
+    assert prefers_minimal(make_mocked_request("PATCH", "/profile/add", headers={"Prefer": header})) is minimal

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from core.config import RateLimit
 from storage import ApiKey
-from web import keys
+from web import fastjson, keys
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +173,8 @@ def json_response(data: Any, *, status: int = 200, headers: dict[str, str] | Non
 
 
 def json_bytes(data: Any) -> bytes:
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+    fast = fastjson.dumps(data)
+    return fast if fast is not None else json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def json_body_response(body: bytes, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -274,6 +275,9 @@ async def read_json(request: web.Request) -> Any:
     raw = await request.read()
     if not raw:
         raise ApiError(400, "the request body is empty; JSON was expected")
+    fast = fastjson.loads(raw)
+    if fast is not None:
+        return fast
     try:
         return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
     except UnicodeDecodeError:

@@ -1,73 +1,26 @@
-"""The fast path of the voice family's bulk bodies (``PATCH /profile``, ``PATCH /profile/add``).
+"""The fast path of the voice family's bulk items (``PATCH /profile``, ``PATCH /profile/add``).
 
-A bulk body may hold ten thousand profiles, and parsing it with ``json`` and a pydantic model per
-item costs far more than the database work. Each function here handles the plain, valid case fast
-and answers ``None`` for anything else; the caller then takes the general path, which accepts and
-refuses exactly as before and words the errors. So the fast path only has to agree with the
-general one on what it accepts:
-
-- :func:`loads`: ``orjson`` is strict JSON like ``json.loads`` here, but it keeps the last of
-  repeated keys, which the API refuses. A body is taken only when its colons are exactly its
-  object members (no repeated key collapsed, no colon inside a string) and it is shallow.
-- :func:`bulk_edit`: one item as ``web.voice.BulkItem`` validates it and ``web.voice._edit`` turns
-  it into an edit, for items whose fields are plain integers, objects and ids.
-- :func:`dumps`: ``orjson`` writes the same bytes as ``json.dumps(separators=(",", ":"),
-  ensure_ascii=False)`` except for floats (exponent forms differ) and what it cannot write at all.
+A bulk body may hold ten thousand profiles, and a pydantic model per item costs far more than
+the database work. :func:`bulk_edit` handles the plain, valid item fast and answers ``None`` for
+anything else; the caller then takes the general path (``web.voice.BulkItem`` validates the item
+and ``web.voice._edit`` turns it into an edit), which accepts and refuses exactly as before and
+words the errors. So the fast path only has to agree with the general one on what it accepts:
+items whose fields are plain integers, objects and ids. The body itself is read and the answer
+written by :mod:`web.fastjson`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
-
-import orjson
 
 from core.members import MAX_AMOUNT
 from storage.members import ProfileEdit
 from web.api import MAX_SNOWFLAKE
 
-MAX_DEPTH = 64  # deeper bodies take the general path (it says when one is too deep)
 _PRAY = ("date", "streak", "total")
 _TEXT = ("level", "experience", "message_count")
 _TIMESPENT = ("global",)
 _EMPTY: dict[str, Any] = {}
-
-
-def loads(raw: bytes) -> Any | None:
-    """The body as JSON when it is plain (see above), else None."""
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return None
-    members = _plain_members(data, 0)
-    if members is None or members != raw.count(b":"):
-        return None
-    return data
-
-
-def _plain_members(value: Any, depth: int) -> int | None:
-    """How many object members ``value`` holds at any depth; None when it holds a float (orjson
-    reads an integer beyond 64 bits as one) or is deeper than MAX_DEPTH."""
-    if depth > MAX_DEPTH:
-        return None
-    if type(value) is dict:
-        count = len(value)
-        inner_values: Any = value.values()
-    elif type(value) is list:
-        count = 0
-        inner_values = value
-    else:
-        return None if type(value) is float else 0
-    for inner in inner_values:
-        kind = type(inner)
-        if kind is dict or kind is list:
-            more = _plain_members(inner, depth + 1)
-            if more is None:
-                return None
-            count += more
-        elif kind is float:
-            return None
-    return count
 
 
 def _snowflake(value: Any) -> int | None:
@@ -128,15 +81,3 @@ def bulk_edit(item: Any) -> ProfileEdit | None:
         "data" in item,
         get("data"),
     )
-
-
-def dumps(value: Any, free_json: Iterable[Any]) -> bytes | None:
-    """``value`` as compact UTF-8 JSON when orjson writes it as ``json.dumps`` would, else None.
-
-    ``free_json`` are the parts of ``value`` that may hold floats (the profiles' ``data``)."""
-    if any(part is not None and _plain_members(part, 0) is None for part in free_json):
-        return None
-    try:
-        return orjson.dumps(value)
-    except orjson.JSONEncodeError:
-        return None

@@ -16,7 +16,7 @@ from core.members import MAX_AMOUNT, is_vp_id
 from storage import ApiKey
 from storage.ledger import INTERVAL_SECONDS, LedgerEntry, LedgerFilter, Party
 from storage.members import TOP_ORDER, EditRejected, Member, ProfileEdit, ProfileExists, TopBy
-from web import bulkbody, keys
+from web import bulkbody, fastjson, keys
 from web.api import (
     MAX_SNOWFLAKE,
     PREFER_MINIMAL,
@@ -479,10 +479,8 @@ async def _edit_one(request: web.Request, *, add: bool) -> web.Response:
 
 
 async def _edit_many(request: web.Request, *, add: bool) -> web.Response:
-    # Plain bodies and items take a fast path that accepts just what the general one does (web.bulkbody).
-    data = bulkbody.loads(await request.read())
-    if data is None:
-        data = await read_json(request)
+    # Plain items take a fast path that accepts just what the general one does (web.bulkbody).
+    data = await read_json(request)
     if not isinstance(data, list):
         raise ApiError(400, "the body must be a JSON array of profiles, each with user_id and guild_id")
     edits = []
@@ -503,7 +501,7 @@ async def _edit_many(request: web.Request, *, add: bool) -> web.Response:
         return web.Response(status=204, headers={"Preference-Applied": "return=minimal"})
     members = await _apply(request, edits, add=add)
     profiles = [profile_json(m) for m in members]
-    body = bulkbody.dumps(profiles, (m.data for m in members))
+    body = fastjson.dumps(profiles, (m.data for m in members))
     return json_response(profiles) if body is None else web.Response(body=body, content_type="application/json")
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ from storage import Repositories
 from storage.ledger import Party
 from tests.conftest import make_settings
 from web import bulkbody
-from web.api import ApiError, _reject_constant, _unique_keys, parse_model
+from web.api import ApiError, parse_model
 from web.voice import BulkItem, _edit, profile_json
 
 G = 131853185391
@@ -76,58 +75,6 @@ def test_the_fast_item_path_takes_only_what_the_general_path_takes_and_agrees(it
 
 def test_the_plain_items_above_take_the_fast_path():
     assert sum(bulkbody.bulk_edit(item) is not None for item in ITEMS) == 11
-
-
-def reference_loads(raw: bytes) -> Any:
-    return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
-
-
-@pytest.mark.parametrize(
-    "raw",
-    [
-        b'[{"user_id": "1", "guild_id": "2", "data": {"a": {"b": [1, 2, {"c": null}]}}}]',
-        b" [ ] ",
-        b'{"a": 1}',
-        b"[1, 2, 3]",
-        b'["\\u00e9", "\xc3\xa9"]',
-    ],
-)
-def test_plain_bodies_parse_as_the_general_parser_parses_them(raw: bytes):
-    assert bulkbody.loads(raw) == reference_loads(raw)
-
-
-@pytest.mark.parametrize(
-    "raw",
-    [
-        b'[{"experience": 1, "experience": 2}]',  # a repeated key: the general path refuses it
-        b'[{"data": {"a": 1, "a": 1}}]',
-        b'[{"url": "https://x"}]',  # a colon inside a string: left to the general path
-        b"[123456789012345678901234567890]",  # orjson would read a float
-        b"[1.5]",
-        b"[NaN]",
-        b'["\\ud800"]',
-        b"\xef\xbb\xbf[]",
-        b"[" * 100 + b"]" * 100,
-        b"",
-        b"[1,]",
-    ],
-)
-def test_other_bodies_are_left_to_the_general_parser(raw: bytes):
-    assert bulkbody.loads(raw) is None
-
-
-@pytest.mark.parametrize(
-    "data",
-    [None, {"a": [1, "é", {"b": None}]}, 'x\n\u2028\x7f"', [], 2**63, -(2**63), True],
-)
-def test_fast_answers_have_the_general_bytes(data: Any):
-    value = [{"id": "ab", "n": 1, "data": data}, {"text": None, "list": [1, 2]}]
-    assert bulkbody.dumps(value, [data]) == json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-@pytest.mark.parametrize("data", [1e-7, {"a": [2.5]}, 2**64, "\ud800"])
-def test_answers_orjson_would_write_differently_are_left_to_json(data: Any):
-    assert bulkbody.dumps([{"data": data}], [data]) is None
 
 
 # --- over HTTP -------------------------------------------------------------------------------

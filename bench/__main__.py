@@ -256,7 +256,8 @@ def main(argv: list[str] | None = None) -> int:
     placement = f"servers on CPU {http_bench.SERVER_CPU}, wrk on CPU {http_bench.WRK_CPU}" if pin else "not pinned"
     print(
         f"\nwrk -t{args.threads} -c{args.connections}, {args.rounds} interleaved round(s) of {args.warmup:g}s warm-up"
-        f" + {args.duration:g}s per server (medians); {placement}; HTTP servers on the {args.loop} event loop,"
+        f" + {args.duration:g}s per server (figures: medians; ratios: the median of the rounds' ratios);"
+        f" {placement}; HTTP servers on the {args.loop} event loop,"
         f" the bot on {RuntimeSettings().event_loop}; {time.monotonic() - started:.0f}s in all\n"
     )
     print(format_table(lines))

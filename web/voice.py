@@ -484,6 +484,7 @@ async def _edit_many(request: web.Request, *, add: bool) -> web.Response:
     if not isinstance(data, list):
         raise ApiError(400, "the body must be a JSON array of profiles, each with user_id and guild_id")
     edits = []
+    allowed: set[int] = set()  # guilds checked already: a bulk body names one or a few
     for index, item in enumerate(data):
         edit = bulkbody.bulk_edit(item)
         if edit is None:
@@ -494,7 +495,9 @@ async def _edit_many(request: web.Request, *, add: bool) -> web.Response:
             except ApiError as error:
                 raise ApiError(400, f"item {index}: {error.message}") from None
             edit = _edit(body.guild_id, body.user_id, body)
-        _check_guild(request, edit.guild_id, f"guild {edit.guild_id} (item {index})")
+        if edit.guild_id not in allowed:
+            _check_guild(request, edit.guild_id, f"guild {edit.guild_id} (item {index})")
+            allowed.add(edit.guild_id)
         edits.append(edit)
     if prefers_minimal(request):  # a client that batches ticks need not read 10,000 profiles back
         await _apply(request, edits, add=add, answer=False)

@@ -204,3 +204,16 @@ def test_the_prefer_header_is_read_as_rfc_7240_writes_it(header: str, minimal: b
     from web.api import prefers_minimal
 
     assert prefers_minimal(make_mocked_request("PATCH", "/profile/add", headers={"Prefer": header})) is minimal
+
+
+async def test_an_item_in_a_guild_the_key_may_not_touch_is_named(client_for, repos: Repositories, db_path: Path, clock):
+    _, scoped = await repos.api_keys.create(
+        "one-guild", now=int(clock.time()), guild_ids=frozenset({G}), bot_user_id=BOT
+    )
+    client = await client_for(app_settings=make_settings(db_path, api={"max_body_bytes": 8_000_000}))
+    before = table(db_path)
+    body = [*items(3, points=False), {"user_id": "5", "guild_id": "77", "experience": 1}, *items(3, points=False)]
+    response = await client.patch("/profile/add", json=body, headers={"Authorization": scoped})
+    assert response.status == 403
+    assert (await response.json())["error"] == "this API key may not act in guild 77 (item 3)"
+    assert table(db_path) == before

@@ -382,7 +382,8 @@ def _apply_counters(
             continue
         flag = " OR ".join(f"members.{column} NOT BETWEEN {_COUNTERS[column]} AND {MAX_AMOUNT}" for column in shape)
         # Reading back a flag per row instead of the row is a fifth of the cost (10,000 profiles).
-        returned = _update_counters(conn, shape, group, add=add, now=now, returning=(_RETURN_ROW * answer) + flag)
+        returning = _RETURN_ROW + flag if answer else flag
+        returned = _update_counters(conn, shape, group, add=add, now=now, returning=returning)
         out_of_range = out_of_range or any(values[-1] for values in returned)
         if answer:
             rows.update({(values[0], values[1]): values for values in returned})
@@ -832,8 +833,10 @@ class MemberRepository:
         """Edit (or add to) every profile, all or nothing; a bad item raises :class:`EditRejected`.
         The profiles as edited, in the edits' order; with ``answer=False`` maybe none (not read back)."""
 
+        def issuer_of(guild_id: int) -> Party:
+            return Party(guild_id, bot_user_id)
+
         def work(conn: sqlite3.Connection) -> list[Member]:
-            issuer_of = lambda guild_id: Party(guild_id, bot_user_id)  # noqa: E731
             return _apply_edits(conn, edits, add=add, issuer_of=issuer_of, actor=actor, now=now, answer=answer)
 
         # A few profiles are a short indexed unit of work, committed on the loop thread.

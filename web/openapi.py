@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from core import __version__
-from web.api import Route
+from web.api import PREFER_MINIMAL, Route
 
 _PARAM = re.compile(r"\{(\w+)(?::[^}]*)?\}")
 _STATUS_TEXT = {
@@ -74,7 +74,7 @@ def _operation(route: Route) -> dict[str, Any]:
     }
     if route.status == 201:  # a create that may replace: 200 when it did
         operation["responses"]["200"] = _success(route)
-    if any(p.name == "Prefer" for p in route.query):
+    if PREFER_MINIMAL in route.query:
         operation["responses"]["204"] = {"description": "Success; Prefer: return=minimal asked for no body"}
     if route.access in ("read", "write"):
         operation["security"] = [{"apiKey": []}]

@@ -32,6 +32,9 @@ def reference_dumps(value: Any) -> bytes:
         b'{"from": "self", "to": {"user_id": "3", "guild_id": "1"}, "amount": 1, "reason": "gift"}',
         b'"text"',
         b"-9223372036854775808",
+        b'["\\ud83d\\ude00", "x\x7fy", -0]',  # an escaped surrogate pair, DEL, minus zero
+        b"\n[1]\n",
+        b'{"a\\u003ab": "c\\u003a"}',  # escaped colons are not members and not counted
     ],
 )
 def test_plain_bodies_parse_as_the_general_parser_parses_them(raw: bytes):
@@ -43,6 +46,7 @@ def test_plain_bodies_parse_as_the_general_parser_parses_them(raw: bytes):
     [
         b'[{"experience": 1, "experience": 2}]',  # a repeated key: the general path refuses it
         b'[{"data": {"a": 1, "a": 1}}]',
+        b'{"a": 1, "\\u0061": 2}',  # the same key, once escaped
         b'[{"url": "https://x"}]',  # a colon inside a string: left to the general path
         b"[123456789012345678901234567890]",  # orjson would read a float
         b"[1.5]",
@@ -53,6 +57,11 @@ def test_plain_bodies_parse_as_the_general_parser_parses_them(raw: bytes):
         b"",
         b"[1,]",
         b"\xff",
+        b'{"a": "x\x01y"}',  # a raw control character in a string
+        b"[1] x",
+        b'{"a": 1}{}',
+        b"[01]",
+        b"[1e2]",
     ],
 )
 def test_other_bodies_are_left_to_the_general_parser(raw: bytes):

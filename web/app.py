@@ -14,7 +14,7 @@ from web import keys
 from web.api import add_routes
 from web.families import ALL
 from web.looplag import LoopLagProbe, probe_context
-from web.middleware import edges
+from web.middleware import unmatched
 from web.ratelimit import RateLimiter
 
 # The modules that declare each family's routes (importing one registers its routes).
@@ -32,10 +32,7 @@ ROUTE_MODULES = (
 def create_app(
     *, settings: Settings, repos: Repositories, clock: Clock, bot: BotStatus | None = None
 ) -> web.Application:
-    app = web.Application(
-        middlewares=[edges],
-        client_max_size=settings.api.max_body_bytes,
-    )
+    app = web.Application(client_max_size=settings.api.max_body_bytes)  # no middleware: see web.api.guard
     app[keys.SETTINGS] = settings
     app[keys.REPOS] = repos
     app[keys.CLOCK] = clock
@@ -48,4 +45,7 @@ def create_app(
     for module in ROUTE_MODULES:
         importlib.import_module(module)
     add_routes(app, ALL)
+    # Last, so that every other route is tried first (routes added later under other paths, as
+    # tests add theirs, are too: aiohttp tries the resources of the longest matching prefix first).
+    app.router.add_route("*", "/{tail:.*}", unmatched)
     return app

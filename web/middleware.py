@@ -1,18 +1,19 @@
-"""The one middleware (paths, body size and time, error envelopes, rate-limit headers) and the access log."""
+"""The route for requests no other route takes, and the access log.
+
+What a middleware would do for every request (body size and time, error envelopes, rate-limit
+headers) is done by each route's own wrapper, :func:`web.api.guard`.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
-from aiohttp.web_urldispatcher import SystemRoute
 from yarl import URL
 
 from web import keys
-from web.api import ApiError, Family, Handler
 from web.families import family_for_path
 
 log = logging.getLogger(__name__)
@@ -20,71 +21,26 @@ log = logging.getLogger(__name__)
 _SLASHES = re.compile(r"/{2,}")
 
 
-@web.middleware
-async def edges(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """What every request passes through, as one layer (each layer costs every request a frame).
+async def unmatched(request: web.Request) -> web.StreamResponse:
+    """The last route, for requests no other route takes, in the envelope of the family the path
+    belongs to: 404, or 405 (with ``Allow``) when a route takes the path with another method.
 
-    - ``//a//b/`` is served as ``/a/b`` in place: callers POST and do not follow redirects.
-    - A declared oversized body is refused before any of it is read; a body that trickles in gets
-      408 (aiohttp has no body timeout of its own, so the body is read here, and kept by
-      ``request.read()`` for the handler, within ``[api] body_timeout`` seconds).
-    - Every failure is answered in the envelope of the family the path belongs to, and the
-      rate-limit headers go on every answer.
+    ``//a//b/`` is served as ``/a/b`` in place: callers POST and do not follow redirects.
     """
-    if isinstance(request.match_info.route, SystemRoute):
-        path = request.rel_url.raw_path
-        clean = _SLASHES.sub("/", path).rstrip("/") or "/"
-        if clean != path:
-            url = URL.build(path=clean, query_string=request.rel_url.raw_query_string, encoded=True)
-            return await request.app._handle(request.clone(rel_url=url))  # resolve again, through this layer
-    try:
-        if request.body_exists:
-            await _read_body(request)
-        response = await handler(request)
-    except ApiError as error:
-        response = _family(request).error_response(error.status, error.message, error.code, error.headers)
-    except web.HTTPRequestEntityTooLarge:
-        limit = request.app[keys.SETTINGS].api.max_body_bytes
-        response = _family(request).error_response(413, f"the request body is larger than {limit} bytes")
-    except web.HTTPException as error:
-        if error.status < 400:
-            raise
-        headers = {"Allow": error.headers["Allow"]} if "Allow" in error.headers else None
-        response = _family(request).error_response(error.status, _reason(error), headers=headers)
-    except Exception:
-        log.exception("unhandled error in %s %s", request.method, request.rel_url.path)
-        response = _family(request).error_response(500, "internal server error")
-    decision = request.get(keys.RATE_DECISION)
-    if decision is not None and not response.prepared:
-        response.headers.update(decision.headers(request.app[keys.CLOCK].time()))
-    return response
-
-
-async def _read_body(request: web.Request) -> None:
-    api = request.app[keys.SETTINGS].api
-    if request.content_length is not None and request.content_length > api.max_body_bytes:
-        raise ApiError(413, f"the request body is larger than {api.max_body_bytes} bytes")
-    if request.content.is_eof():  # all of it came with the headers: nothing to wait for
-        await request.read()
-        return
-    try:
-        async with asyncio.timeout(api.body_timeout):
-            await request.read()
-    except TimeoutError:
-        raise ApiError(408, f"the request body did not arrive within {api.body_timeout:g} seconds") from None
-
-
-def _family(request: web.Request) -> Family:
-    route = request.app[keys.ROUTES].get(request.match_info.route)
-    return route.family if route is not None else family_for_path(request.rel_url.path)
-
-
-def _reason(error: web.HTTPException) -> str:
-    if error.status == 404:
-        return "not found"
-    if error.status == 405:
-        return "method not allowed"
-    return (error.text or error.reason or "error").strip()
+    path = request.rel_url.raw_path
+    clean = _SLASHES.sub("/", path).rstrip("/") or "/"
+    if clean != path:
+        url = URL.build(path=clean, query_string=request.rel_url.raw_query_string, encoded=True)
+        return await request.app._handle(request.clone(rel_url=url))  # resolve again
+    this = request.match_info.route.resource
+    allowed: set[str] = set()
+    for resource in request.app.router.resources():
+        if resource is not this:
+            allowed |= (await resource.resolve(request))[1]
+    family = family_for_path(request.rel_url.path)
+    if allowed:
+        return family.error_response(405, "method not allowed", headers={"Allow": ",".join(sorted(allowed))})
+    return family.error_response(404, "not found")
 
 
 class AccessLogger(AbstractAccessLogger):

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from core.config import Settings
 from guildhall.bot import Guildhall
-from web.middleware import AccessLogger
+from web.edge import AccessLogger
 
 log = logging.getLogger(__name__)
 

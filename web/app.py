@@ -12,9 +12,9 @@ from core.ports import BotStatus, NoBot
 from storage import Repositories
 from web import keys
 from web.api import add_routes
+from web.edge import unmatched
 from web.families import ALL
 from web.looplag import LoopLagProbe, probe_context
-from web.middleware import unmatched
 from web.ratelimit import RateLimiter
 
 # The modules that declare each family's routes (importing one registers its routes).

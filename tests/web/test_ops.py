@@ -4,8 +4,8 @@ import re
 
 from web import keys
 from web.app import ROUTE_MODULES
+from web.edge import unmatched
 from web.families import ALL, API_FAMILIES
-from web.middleware import unmatched
 
 
 async def test_index_lists_every_family_and_links_the_spec(client_for):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from storage.db import Storage, point_chunks
@@ -20,7 +21,7 @@ NOT_GUILD_DATA = frozenset({"api_key_guilds", "guild_departures"})
 class ModuleState:
     guild_id: int
     enabled: bool
-    settings: dict[str, Any]
+    settings: Mapping[str, Any]  # read-only: states are cached and shared (Storage.read_cached)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,9 +76,10 @@ class ServerstatsRepository:
             row = conn.execute(
                 "SELECT guild_id, enabled, settings FROM serverstats_settings WHERE guild_id = ?", (guild_id,)
             ).fetchone()
-            return None if row is None else ModuleState(row[0], bool(row[1]), json.loads(row[2]))
+            return None if row is None else ModuleState(row[0], bool(row[1]), MappingProxyType(json.loads(row[2])))
 
-        return await self._storage.read_point(work)
+        # Every recorded event reads its guild's settings: remembered until the next commit.
+        return await self._storage.read_cached(("serverstats-state", guild_id), work)
 
     async def enable(self, guild_id: int, defaults: dict[str, Any], *, now: int) -> bool:
         """Turn the module on (with ``defaults`` when the guild has no settings); False if it was on."""
@@ -132,7 +134,7 @@ class ServerstatsRepository:
     async def enabled_guilds(self) -> list[ModuleState]:
         def work(conn: sqlite3.Connection) -> list[ModuleState]:
             rows = conn.execute("SELECT guild_id, enabled, settings FROM serverstats_settings WHERE enabled = 1")
-            return [ModuleState(r[0], True, json.loads(r[2])) for r in rows]
+            return [ModuleState(r[0], True, MappingProxyType(json.loads(r[2]))) for r in rows]
 
         return await self._storage.read(work)
 
@@ -458,7 +460,7 @@ class PrivacyRepository:
             ).fetchone()
             return row is not None
 
-        return await self._storage.read_point(work)
+        return await self._storage.read_cached(("opted-out", guild_id, user_id), work)
 
     async def opted_out_among(self, guild_id: int, user_ids: Collection[int]) -> set[int]:
         """Which of ``user_ids`` opted out in the guild (one read for many)."""

@@ -11,7 +11,7 @@ one injected clock, so the window arithmetic lives here.)
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from core.clock import Clock
 from core.config import RateLimit
@@ -19,8 +19,7 @@ from core.config import RateLimit
 SWEEP_EVERY = 4096
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):  # one per request: a named tuple builds in a quarter of a frozen dataclass's time
     allowed: bool
     limit: int
     remaining: int

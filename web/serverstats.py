@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Annotated, Any
 
 from aiohttp import web
@@ -199,8 +199,8 @@ SERIES = _ok_schema(
 )
 
 
-def ok(data: Any, status: int = 200) -> web.Response:
-    return json_response({"success": True, "data": data, "error": None}, status=status)
+def ok(data: Any, status: int = 200, *, free_json: Iterable[Any] | None = None) -> web.Response:
+    return json_response({"success": True, "data": data, "error": None}, status=status, free_json=free_json)
 
 
 def now(request: web.Request) -> int:
@@ -471,7 +471,7 @@ def _check_route(path: str, kind: str, model: type[GuildBody], fields: dict[str,
         values = {column: getattr(body, name) for column, name in fields.items()}
         with module_errors():
             recorded = await serverstats.record(repos(request), body.guild_id, kind, now=now(request), **values)
-        return ok({"recorded": recorded})
+        return ok({"recorded": recorded}, free_json=())
 
     check.__name__ = "record_" + kind.replace(".", "_").replace("-", "_")
     family.route(

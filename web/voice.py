@@ -16,7 +16,7 @@ from core.members import MAX_AMOUNT, is_vp_id
 from storage import ApiKey
 from storage.ledger import INTERVAL_SECONDS, LedgerEntry, LedgerFilter, Party
 from storage.members import TOP_ORDER, EditRejected, Member, ProfileEdit, ProfileExists, TopBy
-from web import bulkbody, fastjson, keys
+from web import bulkbody, keys
 from web.api import (
     MAX_SNOWFLAKE,
     PREFER_MINIMAL,
@@ -475,7 +475,7 @@ async def _edit_one(request: web.Request, *, add: bool) -> web.Response:
         raise ApiError(400, "the body must be a JSON object")
     body = parse_model(ProfileBody, data)
     members = await _apply(request, [_edit(guild_id, user_id, body)], add=add)
-    return json_response(profile_json(members[0]))
+    return json_response(profile_json(members[0]), free_json=(members[0].data,))
 
 
 async def _edit_many(request: web.Request, *, add: bool) -> web.Response:
@@ -503,9 +503,7 @@ async def _edit_many(request: web.Request, *, add: bool) -> web.Response:
         await _apply(request, edits, add=add, answer=False)
         return web.Response(status=204, headers={"Preference-Applied": "return=minimal"})
     members = await _apply(request, edits, add=add)
-    profiles = [profile_json(m) for m in members]
-    body = fastjson.dumps(profiles, (m.data for m in members))
-    return json_response(profiles) if body is None else web.Response(body=body, content_type="application/json")
+    return json_response([profile_json(m) for m in members], free_json=(m.data for m in members))
 
 
 async def _apply(request: web.Request, edits: list[ProfileEdit], *, add: bool, answer: bool = True) -> list[Member]:
@@ -715,7 +713,7 @@ async def post_transaction(request: web.Request) -> web.Response:
         )
     except ledger.LedgerError as error:
         raise _ledger_error(error) from None
-    return json_response(transaction_json(entry))
+    return json_response(transaction_json(entry), free_json=())
 
 
 @voice.route(

@@ -336,6 +336,31 @@ async def test_check_routes_respect_toggles_bots_and_the_disabled_module(client,
     assert await repos.serverstats.daily(GUILD, "command", since=0) == []
 
 
+async def test_checks_see_settings_and_consent_changed_since_the_last_check(
+    client, repos: Repositories, clock: ManualClock
+):
+    # A guild's settings and a member's consent are remembered between checks until the next commit.
+    await enable(client)
+    created = {"guild_id": GUILD, "initial_creator_id": USER}
+
+    async def recorded() -> bool:
+        response = await client.post(f"{BASE}/stats/modules/tempchannels/created", json=created)
+        assert response.status == 200, await response.text()
+        return (await response.json())["data"]["recorded"]
+
+    assert await recorded() is True
+    await repos.privacy.set_opted_out(GUILD, USER, True, now=int(clock.time()))
+    assert await recorded() is False
+    await repos.privacy.set_opted_out(GUILD, USER, False, now=int(clock.time()))
+    assert await recorded() is True
+    response = await client.put(
+        f"{BASE}/settings", json=full_settings(stats_modules_tempchannels_statistics_enabled=False)
+    )
+    assert response.status == 200, await response.text()
+    assert await recorded() is False
+    assert (await repos.serverstats.daily(GUILD, "tempchannels.created", since=0))[0].count == 2
+
+
 async def test_check_deleted_channel_updates_the_settings(client, repos: Repositories, bot: StubBot):
     await enable(client)
     await client.put(f"{BASE}/settings", json=full_settings())

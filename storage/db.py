@@ -94,6 +94,9 @@ def split_statements(script: str) -> list[str]:
     return statements
 
 
+_MISSING: Any = object()
+
+
 class Storage:
     """One aiosqlite connection in WAL mode, opened with :meth:`open`."""
 
@@ -206,8 +209,9 @@ class Storage:
             if version != self._cache_version or len(self._cache) >= CACHE_MAX:
                 self._cache.clear()
                 self._cache_version = version
-            if key in self._cache:
-                return self._cache[key]
+            cached = self._cache.get(key, _MISSING)  # one lookup: a key is a tuple, hashed anew each time
+            if cached is not _MISSING:
+                return cached
             # Read after the version check: the value is at least as new as the version it is kept under.
             value = fn(reader)
         except sqlite3.OperationalError as error:

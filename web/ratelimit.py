@@ -13,6 +13,8 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
+from multidict import istr
+
 from core.clock import Clock
 from core.config import RateLimit
 
@@ -25,15 +27,21 @@ class Decision(NamedTuple):  # one per request: a named tuple builds in a quarte
     remaining: int
     reset_at: float
 
-    def headers(self, now: float) -> dict[str, str]:
+    def headers(self, now: float) -> dict[istr, str]:
         headers = {
-            "X-RateLimit-Limit": str(self.limit),
-            "X-RateLimit-Remaining": str(self.remaining),
-            "X-RateLimit-Reset": str(math.ceil(self.reset_at)),
+            _LIMIT: str(self.limit),
+            _REMAINING: str(self.remaining),
+            _RESET: str(math.ceil(self.reset_at)),
         }
         if not self.allowed:
-            headers["Retry-After"] = str(max(1, math.ceil(self.reset_at - now)))
+            headers[_RETRY_AFTER] = str(max(1, math.ceil(self.reset_at - now)))
         return headers
+
+
+# Header names as ``istr``, as aiohttp's own are: a response's headers take them without folding case.
+_LIMIT, _REMAINING, _RESET, _RETRY_AFTER = map(
+    istr, ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After")
+)
 
 
 class RateLimiter:

@@ -62,7 +62,9 @@ class RoleFacts:
     default: bool  # @everyone
 
 
-FailureKind = Literal["forbidden", "unknown_member", "unknown_role", "unknown_user", "dms_closed", "rejected", "down"]
+FailureKind = Literal[
+    "forbidden", "unknown_member", "unknown_role", "unknown_user", "dms_closed", "rejected", "limited", "down"
+]
 
 
 class DiscordFailure(Exception):

@@ -184,7 +184,16 @@ async def _call(
 
 
 DirectMessageOutcome = Literal[
-    "sent", "empty", "too_long", "not_in_guild", "unknown_user", "not_member", "dms_closed", "rejected", "down"
+    "sent",
+    "empty",
+    "too_long",
+    "not_in_guild",
+    "unknown_user",
+    "not_member",
+    "dms_closed",
+    "rejected",
+    "limited",
+    "down",
 ]
 
 
@@ -210,6 +219,8 @@ async def send_direct_message(
             return "unknown_user"
         if failure.kind in ("dms_closed", "forbidden"):
             return "dms_closed"
+        if failure.kind == "limited":
+            return "limited"
         return "rejected" if failure.kind == "rejected" else "down"
     except TimeoutError:
         return "down"

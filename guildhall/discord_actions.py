@@ -122,10 +122,12 @@ async def _translated(call: Awaitable[T]) -> T:
         raise DiscordFailure(kinds.get(error.code, "rejected"), error.text) from None
     except discord.DiscordServerError as error:
         raise DiscordFailure("down", f"Discord answered {error.status}") from None
-    except discord.RateLimited as error:
-        raise DiscordFailure("down", f"rate limited for {error.retry_after:.1f} s") from None
+    except discord.RateLimited as error:  # longer than discord.py will wait
+        raise DiscordFailure("limited", f"rate limited for {error.retry_after:.1f} s") from None
     except discord.HTTPException as error:
-        if error.status == 429 or error.status >= 500:
+        if error.status == 429:
+            raise DiscordFailure("limited", "Discord answered 429") from None
+        if error.status >= 500:
             raise DiscordFailure("down", f"Discord answered {error.status}") from None
         raise DiscordFailure("rejected", f"{error.status} {error.code}: {error.text}") from None
     except (aiohttp.ClientError, OSError, asyncio.IncompleteReadError) as error:

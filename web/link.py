@@ -208,6 +208,7 @@ DM_ANSWERS = {
     "not_member": (400, "User is not a member of the guild"),
     "dms_closed": (403, "Cannot send messages to this user"),
     "rejected": (400, "Discord refused the message"),
+    "limited": (503, "Discord is rate limiting the bot; the message was not sent"),
     "down": (503, "Discord is unreachable; the message was not sent"),
 }
 

@@ -176,7 +176,7 @@ async def test_rest_429_and_5xx_on_roles_and_dms_answer_within_5_s(sandbox: Sand
 
     fake.fault("POST", r"/channels/\d+/messages", status=429, retry_after=90.0)
     status, text, took = await call(sandbox, "POST", "/sendDirectMessage", direct_message(ids, site, BRAM, "one"))
-    assert (status, text) == (503, "Discord is unreachable; the message was not sent")
+    assert (status, text) == (503, "Discord is rate limiting the bot; the message was not sent")
     assert took < ANSWER_WITHIN
     fake.fault("POST", r"/channels/\d+/messages", status=500, code=0, count=50)
     status, text, took = await call(sandbox, "POST", "/sendDirectMessage", direct_message(ids, site, BRAM, "two"))

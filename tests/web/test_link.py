@@ -465,7 +465,13 @@ async def test_direct_message_failures_say_the_truth(client, discord):
     discord.dm_failure = DiscordFailure("dms_closed")
     assert (await post_raw(client, "/sendDirectMessage", dm()))[:2] == (403, "Cannot send messages to this user")
     discord.dm_failure = DiscordFailure("down")
-    assert (await post_raw(client, "/sendDirectMessage", dm()))[:2][0] == 503
+    assert (await post_raw(client, "/sendDirectMessage", dm()))[:2] == (
+        503,
+        "Discord is unreachable; the message was not sent",
+    )
+    discord.dm_failure = DiscordFailure("limited")
+    limited = (503, "Discord is rate limiting the bot; the message was not sent")
+    assert (await post_raw(client, "/sendDirectMessage", dm()))[:2] == limited
     discord.dm_failure = None
     discord.guilds.clear()
     assert (await post_raw(client, "/sendDirectMessage", dm()))[:2] == (400, "Bot is not in the guild")

@@ -392,6 +392,12 @@ def describe_validation_error(error: ValidationError) -> str:
     return f"{where}: {first['msg']}{more}"
 
 
+# How a body declares an id in OpenAPI: what :func:`snowflake` takes.
+SNOWFLAKE_SCHEMA: dict[str, Any] = {
+    "anyOf": [{"type": "string", "pattern": r"^\d+$"}, {"type": "integer", "minimum": 0, "maximum": MAX_SNOWFLAKE}]
+}
+
+
 def snowflake(value: Any, name: str) -> int:
     """An id given as a decimal string or a JSON integer within int64."""
     if isinstance(value, bool):

@@ -13,7 +13,16 @@ from collections.abc import Iterable, Iterator
 from typing import Annotated, Any
 
 from aiohttp import web
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    WithJsonSchema,
+)
 
 from core import counters, serverstats, starboard
 from core.serverstats import (
@@ -26,7 +35,17 @@ from core.serverstats import (
 )
 from storage import StorageError
 from web import keys
-from web.api import ApiError, Param, id_param, json_response, parse_model, read_json, read_model, snowflake
+from web.api import (
+    SNOWFLAKE_SCHEMA,
+    ApiError,
+    Param,
+    id_param,
+    json_response,
+    parse_model,
+    read_json,
+    read_model,
+    snowflake,
+)
 from web.families import serverstats as family
 
 log = logging.getLogger(__name__)
@@ -46,7 +65,7 @@ def _snowflake(value: Any) -> int:
         raise ValueError(error.message) from None
 
 
-Snowflake = Annotated[int, BeforeValidator(_snowflake)]
+Snowflake = Annotated[int, BeforeValidator(_snowflake), WithJsonSchema(SNOWFLAKE_SCHEMA)]
 Delay = Annotated[StrictInt, Field(ge=0, le=2**53 - 1)]
 
 

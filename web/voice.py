@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any, get_args
 
 from aiohttp import web
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, RootModel, StrictInt
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, RootModel, StrictInt, WithJsonSchema
 
 from core import ledger
 from core.members import MAX_AMOUNT, is_vp_id
@@ -20,6 +20,7 @@ from web import bulkbody, keys
 from web.api import (
     MAX_SNOWFLAKE,
     PREFER_MINIMAL,
+    SNOWFLAKE_SCHEMA,
     ApiError,
     Param,
     RenderedBodies,
@@ -83,9 +84,7 @@ def _snowflake(value: Any) -> int:
     return number
 
 
-Snowflake = Annotated[
-    int, BeforeValidator(_snowflake), Field(json_schema_extra={"type": "string", "pattern": r"^\d+$"})
-]
+Snowflake = Annotated[int, BeforeValidator(_snowflake), WithJsonSchema(SNOWFLAKE_SCHEMA)]
 Count = Annotated[StrictInt, Field(ge=-MAX_AMOUNT, le=MAX_AMOUNT)]
 
 

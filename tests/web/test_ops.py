@@ -2,6 +2,8 @@ import importlib
 import inspect
 import re
 
+from jsonschema import Draft202012Validator
+
 from web import keys
 from web.app import ROUTE_MODULES
 from web.edge import unmatched
@@ -121,3 +123,19 @@ def test_every_query_parameter_a_handler_reads_is_declared():
         family_routes = [route for family in ALL for route in family.routes if route.handler.__module__ == module_name]
         declared = {parameter.name for route in family_routes for parameter in route.query}
         assert read <= declared, (module_name, read - declared)
+
+
+async def test_openapi_declares_body_ids_as_the_api_takes_them(client_for):
+    # A body's ids are taken as decimal strings or JSON integers within int64, in every family.
+    client = await client_for()
+    spec = await (await client.get("/openapi.json")).json()
+
+    def body(method: str, path: str) -> dict:
+        return spec["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]
+
+    party = body("post", "/transaction")["$defs"]["PartyBody"]
+    check = body("post", "/modules/serverstats/stats/message/check")
+    for declared in (party["properties"]["user_id"], check["properties"]["guild_id"]):
+        validator = Draft202012Validator(declared)
+        assert validator.is_valid("300000000000000001") and validator.is_valid(300000000000000001)
+        assert not validator.is_valid(-1) and not validator.is_valid(2**63) and not validator.is_valid("12a")

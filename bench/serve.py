@@ -6,7 +6,9 @@ with fixed bytes: the floor Guildhall is compared against. Both run on the event
 on by default (``[runtime] event_loop``), so a ratio compares the app, not the loop.
 
 Prints ``READY <port>`` once listening; stops on SIGINT/SIGTERM or when its stdin closes (so it
-never outlives the benchmark driver, even if the driver is killed).
+never outlives the benchmark driver, even if the driver is killed). With ``--profile PATH``, the
+event-loop thread is sampled by pyinstrument from READY until the stop, and the profile written to
+``PATH`` (HTML when it ends in ``.html``, else text): ``bench/profile.py`` drives it.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import json
 import logging
 import os
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +60,7 @@ async def serve(args: argparse.Namespace, stop: asyncio.Event) -> None:
         runner = web.AppRunner(bare_app(args.responses), access_log=None)
         await runner.setup()
         await web.TCPSite(runner, HOST, args.port).start()
-        await _run_until(stop, runner)
+        await _run_until(stop, runner, args.profile)
         return
 
     settings = Settings.model_validate(
@@ -78,19 +80,38 @@ async def serve(args: argparse.Namespace, stop: asyncio.Event) -> None:
         clock = Clock()
         app = create_app(settings=settings, repos=Repositories(storage), clock=clock)
         api = await start_api(app, settings, host=HOST, port=args.port)
-        await _run_until(stop, api.runner)
+        await _run_until(stop, api.runner, args.profile)
     finally:
         await storage.close()
 
 
-async def _run_until(stop: asyncio.Event, runner: web.AppRunner) -> None:
+async def _run_until(stop: asyncio.Event, runner: web.AppRunner, profile: Path | None = None) -> None:
     try:
         port = runner.addresses[0][1]
         freeze_heap()  # as Guildhall does once its bot is ready (guildhall.runtime.freeze_heap_when_ready)
-        print(f"READY {port}", flush=True)
-        await stop.wait()
+        with _profiled(profile):
+            print(f"READY {port}", flush=True)
+            await stop.wait()
     finally:
         await runner.cleanup()
+
+
+@contextlib.contextmanager
+def _profiled(path: Path | None) -> Iterator[None]:
+    """Sample the loop thread (every task, not one) while the body runs; write the profile to ``path``."""
+    if path is None:
+        yield
+        return
+    from pyinstrument import Profiler  # a development dependency: only a profiling run needs it
+
+    profiler = Profiler(interval=0.0005, async_mode="disabled")
+    profiler.start()
+    try:
+        yield
+    finally:
+        profiler.stop()
+        rendered = profiler.output_html() if path.suffix == ".html" else profiler.output_text(color=False)
+        path.write_text(rendered, encoding="utf-8")
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -120,6 +141,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--db", help="database path (guildhall)")
     parser.add_argument("--responses", help="JSON list of {method, path, status, content_type, body_b64} (bare)")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--profile", type=Path, help="sample the server with pyinstrument and write the profile here")
     parser.add_argument(
         "--loop",
         choices=("uvloop", "asyncio"),

@@ -5,9 +5,9 @@ what limits throughput. So the API takes whole units of work instead of statemen
 
 - ``read(fn)`` runs ``fn(conn)`` in the worker thread: any number of statements, one hop.
 - ``write(fn)`` queues ``fn(conn)`` for the group writer. Writes that arrive while a commit is
-  running share the next transaction; each runs inside its own SAVEPOINT, so one that raises is
-  rolled back alone and its caller gets the exception. A caller is answered only after the
-  transaction holding its write committed, so nothing acknowledged is lost.
+  running share the next transaction; one that raises is rolled back alone (:func:`_run_batch`)
+  and its caller gets the exception. A caller is answered only after the transaction holding its
+  write committed, so nothing acknowledged is lost.
 - ``transaction()`` is the explicit form for code that must interleave awaits with SQL (rare;
   migrations and maintenance use it).
 - ``read_now(fn)`` runs ``fn`` on a read-only connection in the caller's thread, with no hop at
@@ -24,7 +24,8 @@ what limits throughput. So the API takes whole units of work instead of statemen
   does, the batch joins ``write``'s queue instead, so the loop never waits on a lock. The bot's
   gathered events go the same way, in runs of at most ``POINT_ROWS`` rows (``point_chunks``).
 
-Functions handed to ``read``/``write`` run in another thread: they must touch only ``conn``.
+Functions handed to ``read``/``write`` run in another thread, and a write may run twice (when
+another unit of its batch fails half-way, :func:`_run_batch`): they must touch only ``conn``.
 """
 
 from __future__ import annotations
@@ -103,6 +104,7 @@ class Storage:
     def __init__(self, connection: aiosqlite.Connection, path: Path) -> None:
         self._connection = connection
         self.path = path
+        self._in_memory = str(path) == ":memory:"  # no second connection can see it: no loop-thread fast paths
         self._pending: list[tuple[Work[Any], asyncio.Future[Any]]] = []
         self._writer: asyncio.Task[None] | None = None
         self._transaction_lock = asyncio.Lock()
@@ -169,7 +171,7 @@ class Storage:
 
     def _read_connection(self) -> sqlite3.Connection:
         if self._reader is None:
-            if str(self.path) == ":memory:":
+            if self._in_memory:
                 raise StorageError("read_now needs a database file")
             reader = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=True)
             reader.row_factory = sqlite3.Row
@@ -185,7 +187,7 @@ class Storage:
         COMMIT, and each statement here starts a fresh WAL snapshot. Falls back to the worker
         thread for an in-memory database or when the reader is busy (a checkpoint's brief lock).
         """
-        if str(self.path) != ":memory:":
+        if not self._in_memory:
             try:
                 return self.read_now(fn)
             except sqlite3.OperationalError as error:
@@ -201,14 +203,12 @@ class Storage:
         then, so a cached value is never older than the last commit. Values are shared between
         callers: only immutable results (frozen dataclasses, tuples, numbers) may be cached.
         """
-        if str(self.path) == ":memory:":
+        if self._in_memory:
             return await self.read(fn)
         try:
-            reader = self._read_connection()
-            version = self._database_version(reader)
-            if version != self._cache_version or len(self._cache) >= CACHE_MAX:
-                self._cache.clear()
-                self._cache_version = version
+            reader = self._reader or self._read_connection()
+            if not self._version_fresh:
+                self._check_version(reader)
             cached = self._cache.get(key, _MISSING)  # one lookup: a key is a tuple, hashed anew each time
             if cached is not _MISSING:
                 return cached
@@ -218,23 +218,25 @@ class Storage:
             if not _busy(error):
                 raise
             return await self.read(fn)
+        if len(self._cache) >= CACHE_MAX:
+            self._cache.clear()
         self._cache[key] = value
         return value
 
-    def _database_version(self, reader: sqlite3.Connection) -> int:
-        """``PRAGMA data_version``, asked at most once per turn of the event loop.
+    def _check_version(self, reader: sqlite3.Connection) -> None:
+        """Empty the cache if the database changed since it was filled (``PRAGMA data_version``).
 
-        A request read from a socket in one turn is handled in that turn or a later one, after
-        the ``select`` that saw it; another process's commit that the caller saw finish came
-        before that ``select``, and so before any check made in the turn. This process's own
-        commits force the next check at once (:meth:`_note_commit`).
+        Asked at most once per turn of the event loop. A request read from a socket in one turn is
+        handled in that turn or a later one, after the ``select`` that saw it; another process's
+        commit that the caller saw finish came before that ``select``, and so before any check made
+        in the turn. This process's own commits force the next check at once (:meth:`_note_commit`).
         """
-        if self._version_fresh:
-            return self._cache_version
         version = reader.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._cache_version:
+            self._cache.clear()
+            self._cache_version = version
         self._version_fresh = True
         asyncio.get_running_loop().call_soon(self._expire_version)
-        return version
 
     def _expire_version(self) -> None:
         self._version_fresh = False
@@ -271,7 +273,7 @@ class Storage:
         """:meth:`write` for a short indexed unit of work, committed on the loop thread (see above)."""
         if self._closed:
             raise StorageError("storage is closed")
-        if str(self.path) == ":memory:":
+        if self._in_memory:
             return await self.write(fn)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
@@ -468,19 +470,47 @@ def point_chunks(items: Sequence[T], rows_per_item: int = 1) -> Iterator[Sequenc
 
 
 def _run_batch(conn: sqlite3.Connection, batch: list[tuple[Work[Any], asyncio.Future[Any]]]) -> list[tuple[bool, Any]]:
+    """Run ``batch`` in one transaction; a unit that raises leaves no trace and its caller gets the error.
+
+    A SAVEPOINT around each unit would make that so, but costs a unit with writes about a fifth of
+    its time (SQLite copies each page the unit changes aside, in case it is rolled back). So the
+    units run bare first. One that raises before it changed anything (``total_changes``; SQLite
+    undoes a failed statement itself) needs no undoing. Only when one raises after changing rows is
+    the transaction rolled back and the batch run again, each unit in its own savepoint: units
+    touch nothing but ``conn``, so running one again does what its first run would have done.
+    """
+    try:
+        return _run_units(conn, batch, savepoints=False)
+    except _UndoNeeded:
+        return _run_units(conn, batch, savepoints=True)
+
+
+class _UndoNeeded(Exception):
+    """A unit raised after changing rows: only a savepoint could have undone it alone."""
+
+
+def _run_units(
+    conn: sqlite3.Connection, batch: list[tuple[Work[Any], asyncio.Future[Any]]], *, savepoints: bool
+) -> list[tuple[bool, Any]]:
     outcomes: list[tuple[bool, Any]] = []
     conn.execute("BEGIN IMMEDIATE")
     try:
         for fn, _ in batch:
-            conn.execute("SAVEPOINT unit")
+            if savepoints:
+                conn.execute("SAVEPOINT unit")
+            changes = conn.total_changes
             try:
                 value = fn(conn)
             except Exception as error:
-                conn.execute("ROLLBACK TO unit")
-                conn.execute("RELEASE unit")
+                if savepoints:
+                    conn.execute("ROLLBACK TO unit")
+                    conn.execute("RELEASE unit")
+                elif conn.total_changes != changes or not conn.in_transaction:
+                    raise _UndoNeeded from error
                 outcomes.append((False, error))
             else:
-                conn.execute("RELEASE unit")
+                if savepoints:
+                    conn.execute("RELEASE unit")
                 outcomes.append((True, value))
         conn.execute("COMMIT")
     except BaseException:

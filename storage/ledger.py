@@ -166,11 +166,50 @@ def post(
     now: int,
     issuer: Party | None = None,
 ) -> LedgerEntry:
-    """Write one row and move the cached balances; refuse what the ledger rules refuse."""
+    """Write one row and move the cached balances; refuse what the ledger rules refuse.
+
+    The rules: a bot's profile sends only as the issuer, which may go below zero; anyone else
+    sends only what they hold; no balance leaves ±``MAX_AMOUNT``; the issuer's profile is marked
+    a bot's and a missing profile is created. The usual transfer is two guarded updates that
+    apply only where the rules allow (:data:`_DEBIT`, :data:`_CREDIT`); when one does not, the
+    rows are read to say why (or to create the missing one).
+    """
     if source == target:
         raise SelfTransfer("the sender and the receiver are the same profile")
     if not 1 <= amount <= MAX_AMOUNT:
         raise OutOfRange(f"the amount must be between 1 and {MAX_AMOUNT}")
+    sending, receiving = int(source == issuer), int(target == issuer)
+    if conn.execute(_DEBIT, (amount, now, sending, *source, amount, -MAX_AMOUNT, sending, amount)).rowcount:
+        if not conn.execute(_CREDIT, (amount, now, receiving, *target, amount, MAX_AMOUNT)).rowcount:
+            receiver = ensure_member(conn, target, now, is_bot=bool(receiving), columns=_BALANCE)
+            if receiver["voicepoints"] + amount > MAX_AMOUNT:
+                raise OutOfRange(f"the change would leave a balance outside ±{MAX_AMOUNT}")
+            conn.execute(_CREDIT, (amount, now, receiving, *target, amount, MAX_AMOUNT))
+    else:
+        _checked_move(conn, source, target, amount, now=now, issuer=issuer)
+    cursor = conn.execute(
+        "INSERT INTO ledger (from_guild_id, from_user_id, to_guild_id, to_user_id, amount, reason, actor, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (source.guild_id, source.user_id, target.guild_id, target.user_id, amount, reason, actor, now),
+    )
+    return LedgerEntry(cursor.lastrowid or 0, source, source.vp_id, target, target.vp_id, amount, reason, actor, now)
+
+
+# The rules of :func:`post` as conditions of its two updates (the issuer's mark set on the way).
+_DEBIT = (
+    "UPDATE members SET voicepoints = voicepoints - ?, updated_at = ?, is_bot = is_bot OR ?"
+    " WHERE guild_id = ? AND user_id = ? AND voicepoints - ? >= ? AND (? OR (NOT is_bot AND voicepoints >= ?))"
+)
+_CREDIT = (
+    "UPDATE members SET voicepoints = voicepoints + ?, updated_at = ?, is_bot = is_bot OR ?"
+    " WHERE guild_id = ? AND user_id = ? AND voicepoints + ? <= ?"
+)
+
+
+def _checked_move(
+    conn: sqlite3.Connection, source: Party, target: Party, amount: int, *, now: int, issuer: Party | None
+) -> None:
+    """Move ``amount`` after reading both sides: raises the rule that refuses it, or creates a missing side."""
     sender = ensure_member(conn, source, now, is_bot=source == issuer, columns=_BALANCE)
     receiver = ensure_member(conn, target, now, is_bot=target == issuer, columns=_BALANCE)
     if sender["is_bot"] and source != issuer:
@@ -183,12 +222,6 @@ def post(
     update = "UPDATE members SET voicepoints = voicepoints + ?, updated_at = ? WHERE guild_id = ? AND user_id = ?"
     conn.execute(update, (-amount, now, source.guild_id, source.user_id))
     conn.execute(update, (amount, now, target.guild_id, target.user_id))
-    cursor = conn.execute(
-        "INSERT INTO ledger (from_guild_id, from_user_id, to_guild_id, to_user_id, amount, reason, actor, created_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (source.guild_id, source.user_id, target.guild_id, target.user_id, amount, reason, actor, now),
-    )
-    return LedgerEntry(cursor.lastrowid or 0, source, source.vp_id, target, target.vp_id, amount, reason, actor, now)
 
 
 # The GLOB term lets the partial index of reversal rows answer (migration 0009).

@@ -14,11 +14,11 @@ from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from pydantic import BaseModel, ValidationError
 
-from core.config import RateLimit
-from storage import ApiKey
+from core.config import ApiSettings, RateLimit
+from storage import ApiKey, ApiKeyRepository
 from web import fastjson, keys
 
 log = logging.getLogger(__name__)
@@ -225,10 +225,10 @@ def add_routes(app: web.Application, families: Iterable[Family]) -> None:
             resource = resources.get(route.path)
             if resource is None:
                 resource = resources[route.path] = app.router.add_resource(route.path)
-            table[resource.add_route(route.method, guard(route, rule))] = route
+            table[resource.add_route(route.method, guard(route, rule, app))] = route
 
 
-def guard(route: Route, rule: RateLimit | None) -> Handler:
+def guard(route: Route, rule: RateLimit | None, app: web.Application) -> Handler:
     """Wrap a handler with what every request to it passes through, in one coroutine frame.
 
     - A declared oversized body is refused before any of it is read; a body that trickles in gets
@@ -243,39 +243,42 @@ def guard(route: Route, rule: RateLimit | None) -> Handler:
     throughput, measured. Requests no route takes are answered by :func:`web.edge.unmatched`.
     """
     bucket = f"{route.family.name}.{route.limit}" if route.limit else route.family.name
-    family = route.family
+    family, handler, guild_param = route.family, route.handler, route.guild_param
+    # What every request needs of the application, looked up once: the app is frozen once it serves.
+    api, api_keys, limiter = app[keys.SETTINGS].api, app[keys.REPOS].api_keys, app[keys.LIMITER]
+    identify = route.identity or _caller
 
     async def guarded(request: web.Request) -> web.StreamResponse:
+        decision = None
         try:
             if request.body_exists:
-                await _read_body(request)
-            settings = request.app[keys.SETTINGS]
-            key = await _authenticate(request, route, public_reads=settings.api.public_reads)
+                await _read_body(request, api)
+            key = await _authenticate(request, route, api_keys, public_reads=api.public_reads)
             request[keys.API_KEY] = key
-            if key is not None and route.guild_param and route.guild_param in request.match_info:
-                guild_id = int(request.match_info[route.guild_param])
-                if not key.allows_guild(guild_id):
-                    raise ApiError(403, "this API key may not act in that guild")
+            if key is not None and key.guild_ids and guild_param is not None:  # unrestricted keys allow every guild
+                _check_path_guild(request, key, guild_param)
             if rule is not None:
-                identity = route.identity(request, key) if route.identity else _caller(request, key)
-                decision = request.app[keys.LIMITER].hit(bucket, identity, rule)
-                request[keys.RATE_DECISION] = decision
+                decision = limiter.hit(bucket, identify(request, key), rule)
                 if not decision.allowed:
                     raise ApiError(429, "rate limited: too many requests, retry later")
-            response = await route.handler(request)
+            response = await handler(request)
         except Exception as error:  # every failure gets the family's envelope
             response = failure_response(family, request, error)
-        decision = request.get(keys.RATE_DECISION)
         if decision is not None and not response.prepared:
-            response.headers.update(decision.headers(request.app[keys.CLOCK].time()))
+            response.headers.update(decision.headers())
         return response
 
     guarded.__name__ = route.handler.__name__
     return guarded
 
 
-async def _read_body(request: web.Request) -> None:
-    api = request.app[keys.SETTINGS].api
+def _check_path_guild(request: web.Request, key: ApiKey, param: str) -> None:
+    guild_id = request.match_info.get(param)
+    if guild_id is not None and not key.allows_guild(int(guild_id)):
+        raise ApiError(403, "this API key may not act in that guild")
+
+
+async def _read_body(request: web.Request, api: ApiSettings) -> None:
     if request.content_length is not None and request.content_length > api.max_body_bytes:
         raise ApiError(413, f"the request body is larger than {api.max_body_bytes} bytes")
     if request.content.is_eof():  # all of it came with the headers: nothing to wait for
@@ -319,7 +322,7 @@ def _caller(request: web.Request, key: ApiKey | None) -> str:
 
 def presented_key(request: web.Request) -> str | None:
     """The key in ``Authorization: <key>`` or ``Authorization: Bearer <key>``."""
-    header = request.headers.get("Authorization", "").strip()
+    header = request.headers.get(hdrs.AUTHORIZATION, "").strip()
     if not header:
         return None
     scheme, _, rest = header.partition(" ")
@@ -328,11 +331,13 @@ def presented_key(request: web.Request) -> str | None:
     return header
 
 
-async def _authenticate(request: web.Request, route: Route, *, public_reads: bool) -> ApiKey | None:
+async def _authenticate(
+    request: web.Request, route: Route, api_keys: ApiKeyRepository, *, public_reads: bool
+) -> ApiKey | None:
     if route.access in ("none", "public"):
         return None
     secret = presented_key(request)
-    key = await request.app[keys.REPOS].api_keys.authenticate(secret) if secret else None
+    key = await api_keys.authenticate(secret) if secret else None
     if key is None:
         if route.access == "read" and public_reads and secret is None:
             return None
@@ -396,6 +401,17 @@ def describe_validation_error(error: ValidationError) -> str:
 SNOWFLAKE_SCHEMA: dict[str, Any] = {
     "anyOf": [{"type": "string", "pattern": r"^\d+$"}, {"type": "integer", "minimum": 0, "maximum": MAX_SNOWFLAKE}]
 }
+
+
+def path_id(request: web.Request, name: str, label: str | None = None) -> int:
+    """The id in the path segment ``name``, which the route's pattern took as digits (``\\d+``,
+    which matches other scripts' digits too); ``label`` names it in an error."""
+    text = request.match_info[name]
+    if len(text) <= 19 and text.isascii():  # the usual id: read at once
+        number = int(text)
+        if number <= MAX_SNOWFLAKE:
+            return number
+    return snowflake(text, label or name)
 
 
 def snowflake(value: Any, name: str) -> int:

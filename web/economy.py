@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core import economy
 from web import keys
-from web.api import ApiError, read_model, snowflake
+from web.api import ApiError, path_id, read_model
 from web.families import economy as family
 
 PATH = r"/api/guilds/{guild_id:\d+}/users/{user_id:\d+}"
@@ -105,10 +105,7 @@ def _require_json(request: web.Request) -> None:
 
 
 def _ids(request: web.Request) -> tuple[int, int]:
-    return (
-        snowflake(request.match_info["guild_id"], "guildId"),
-        snowflake(request.match_info["user_id"], "userId"),
-    )
+    return path_id(request, "guild_id", "guildId"), path_id(request, "user_id", "userId")
 
 
 def _in_guild(request: web.Request, guild_id: int, user_id: int) -> bool:

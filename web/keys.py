@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from storage import ApiKey, Repositories
     from web.api import Route
     from web.looplag import LoopLagProbe
-    from web.ratelimit import Decision, RateLimiter
+    from web.ratelimit import RateLimiter
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 REPOS: web.AppKey[Repositories] = web.AppKey("repos")
@@ -26,6 +26,5 @@ LOOP_LAG: web.AppKey[LoopLagProbe] = web.AppKey("loop_lag")
 
 # Per-request values.
 API_KEY: web.RequestKey[ApiKey | None] = web.RequestKey("api_key")
-RATE_DECISION: web.RequestKey[Decision] = web.RequestKey("rate_decision")
 
-__all__ = ["API_KEY", "BOT", "CLOCK", "LIMITER", "LOOP_LAG", "PAGES", "RATE_DECISION", "REPOS", "ROUTES", "SETTINGS"]
+__all__ = ["API_KEY", "BOT", "CLOCK", "LIMITER", "LOOP_LAG", "PAGES", "REPOS", "ROUTES", "SETTINGS"]

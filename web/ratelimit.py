@@ -26,15 +26,16 @@ class Decision(NamedTuple):  # one per request: a named tuple builds in a quarte
     limit: int
     remaining: int
     reset_at: float
+    retry_after: int  # whole seconds until the window reopens; 0 while requests are let through
 
-    def headers(self, now: float) -> dict[istr, str]:
+    def headers(self) -> dict[istr, str]:
         headers = {
             _LIMIT: str(self.limit),
             _REMAINING: str(self.remaining),
             _RESET: str(math.ceil(self.reset_at)),
         }
         if not self.allowed:
-            headers[_RETRY_AFTER] = str(max(1, math.ceil(self.reset_at - now)))
+            headers[_RETRY_AFTER] = str(self.retry_after)
         return headers
 
 
@@ -60,9 +61,9 @@ class RateLimiter:
             self._sweep(now)
         reset_at, used = window
         if used >= rule.limit:
-            return Decision(False, rule.limit, 0, reset_at)
+            return Decision(False, rule.limit, 0, reset_at, max(1, math.ceil(reset_at - now)))
         self._windows[key] = (reset_at, used + 1)
-        return Decision(True, rule.limit, rule.limit - used - 1, reset_at)
+        return Decision(True, rule.limit, rule.limit - used - 1, reset_at, 0)
 
     def reset(self) -> None:
         self._windows.clear()

@@ -30,6 +30,7 @@ from web.api import (
     json_body_response,
     json_response,
     parse_model,
+    path_id,
     prefers_minimal,
     read_json,
 )
@@ -341,17 +342,11 @@ def _now(request: web.Request) -> int:
 
 
 def _path_ids(request: web.Request) -> tuple[int, int]:
-    try:
-        return _snowflake(request.match_info["guild_id"]), _snowflake(request.match_info["user_id"])
-    except ValueError as error:
-        raise ApiError(400, f"id {error}") from None
+    return path_id(request, "guild_id"), path_id(request, "user_id")
 
 
 def _path_guild(request: web.Request) -> int:
-    try:
-        return _snowflake(request.match_info["guild_id"])
-    except ValueError as error:
-        raise ApiError(400, f"guild_id {error}") from None
+    return path_id(request, "guild_id")
 
 
 def _ledger_error(error: ledger.LedgerError) -> ApiError:

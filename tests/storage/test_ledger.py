@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import random
+import sqlite3
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core import ledger
 from core.members import MAX_AMOUNT, vp_id
 from storage import Repositories, Storage
-from storage.ledger import REVERSED_ALREADY, LedgerFilter, Party
+from storage import ledger as ledger_rules
+from storage.db import load_migrations, split_statements
+from storage.ledger import REVERSED_ALREADY, LedgerFilter, Party, _checked_move, post
 
 G = 111
 BOT = 999
@@ -198,3 +203,58 @@ async def test_flows_give_what_left_a_profile_and_its_net_change_per_period(repo
     assert flows.sent == 150
     assert flows.since == {"all": 370, "late": -10, "last": -30, "future": 0}
     assert (await repos.members.get(G, 10)).voicepoints == 370
+
+
+def _schema() -> sqlite3.Connection:
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    for migration in load_migrations():
+        for statement in split_statements(migration.sql):
+            conn.execute(statement)
+    return conn
+
+
+_BALANCES = st.one_of(
+    st.none(),  # no profile yet
+    st.integers(-MAX_AMOUNT, MAX_AMOUNT),
+    st.sampled_from([-MAX_AMOUNT, -MAX_AMOUNT + 1, -1, 0, 1, MAX_AMOUNT - 1, MAX_AMOUNT]),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    balances=st.tuples(_BALANCES, _BALANCES),
+    bots=st.tuples(st.booleans(), st.booleans()),
+    amount=st.one_of(st.integers(1, 5), st.integers(1, MAX_AMOUNT), st.just(MAX_AMOUNT)),
+    issuer=st.sampled_from(["none", "source", "target"]),
+)
+def test_the_guarded_updates_decide_every_transfer_as_reading_both_sides_first(balances, bots, amount, issuer):
+    """``post`` moves balances with two guarded updates and reads the rows only when one does not
+    apply; ``_checked_move`` reads both sides first and applies the rules in Python. They must
+    agree on every state: the same refusal, or the same rows afterwards."""
+    conn = _schema()
+    source, target = Party(G, 1), Party(G, 2)
+    issuer_party = {"none": None, "source": source, "target": target}[issuer]
+    for party, balance, is_bot in zip((source, target), balances, bots, strict=True):
+        if balance is not None:
+            conn.execute(
+                "INSERT INTO members (guild_id, user_id, vp_id, voicepoints, is_bot, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, 0, 0)",
+                (*party, party.vp_id, balance, int(is_bot)),
+            )
+
+    def outcome(move) -> object:
+        conn.execute("BEGIN")
+        try:
+            move()
+        except ledger_rules.LedgerError as error:
+            # A refusal leaves the unit to be rolled back by its batch: only the error is compared.
+            result: object = type(error)
+        else:
+            result = [tuple(row) for row in conn.execute("SELECT user_id, voicepoints, is_bot FROM members ORDER BY 1")]
+        conn.execute("ROLLBACK")
+        return result
+
+    guarded = outcome(lambda: post(conn, source, target, amount, reason="r", actor="a", now=NOW, issuer=issuer_party))
+    checked = outcome(lambda: _checked_move(conn, source, target, amount, now=NOW, issuer=issuer_party))
+    assert guarded == checked

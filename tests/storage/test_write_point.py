@@ -20,11 +20,12 @@ async def _rows(storage: Storage) -> list[int]:
 
 async def test_units_of_one_turn_share_one_transaction_and_a_failing_one_is_rolled_back_alone(storage: Storage):
     await _table(storage)
-    seen_in_transaction = []
+    runs = []
 
     def insert(x: int):
         def work(conn: sqlite3.Connection) -> int:
-            seen_in_transaction.append(conn.in_transaction)
+            assert conn.in_transaction
+            runs.append(x)
             conn.execute("INSERT INTO t VALUES (?)", (x,))
             return conn.execute("SELECT COUNT(*) FROM t").fetchone()[0]
 
@@ -43,7 +44,39 @@ async def test_units_of_one_turn_share_one_transaction_and_a_failing_one_is_roll
     assert isinstance(outcomes[1], ValueError)
     # The second unit saw the first one's row: one transaction, committed once for all three.
     assert outcomes[0] == 1 and outcomes[2] == 2
-    assert seen_in_transaction == [True, True]
+    # A unit that fails after writing sends the batch round again, each unit in a savepoint.
+    assert runs == [1, 1, 2]
+    assert await _rows(storage) == [1, 2]
+
+
+async def test_a_unit_refused_before_it_wrote_costs_the_others_nothing(storage: Storage):
+    await _table(storage)
+    runs = []
+
+    def insert(x: int):
+        def work(conn: sqlite3.Connection) -> None:
+            runs.append(x)
+            conn.execute("INSERT INTO t VALUES (?)", (x,))
+
+        return work
+
+    def refuse(conn: sqlite3.Connection) -> None:
+        conn.execute("SELECT COUNT(*) FROM t").fetchone()
+        raise ValueError("refused")
+
+    def duplicate(conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT INTO t VALUES (1)")  # the UNIQUE failure: SQLite undoes the statement itself
+
+    outcomes = await asyncio.gather(
+        storage.write_point(insert(1)),
+        storage.write_point(refuse),
+        storage.write_point(duplicate),
+        storage.write_point(insert(2)),
+        return_exceptions=True,
+    )
+    assert isinstance(outcomes[1], ValueError)
+    assert isinstance(outcomes[2], sqlite3.IntegrityError)
+    assert runs == [1, 2]  # each ran once: nothing needed undoing
     assert await _rows(storage) == [1, 2]
 
 

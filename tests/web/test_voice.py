@@ -280,6 +280,12 @@ async def test_out_of_range_and_non_numeric_ids(client, repos: Repositories):
     response = await client.get(f"/profile/{too_big}/{U}")
     assert response.status == 400
     assert "out of range" in (await response.json())["error"]
+    # 19 digits, one past int64; and digits of another script, which the path pattern (\d+) lets in.
+    for guild_id, error in ((str(2**63), "guild_id is out of range"), ("\u0661\u0662", "guild_id must be")):
+        response = await client.get(f"/profile/{guild_id}/{U}")
+        assert response.status == 400
+        assert error in (await response.json())["error"]
+    assert (await client.get(f"/profile/{G}/{2**63 - 1}")).status == 404  # the largest id is an id
     assert (await client.post(f"/profile/{G}/{too_big}")).status == 400
     unknown = await client.get(f"/profile/{G}/abc")
     assert unknown.status == 404

@@ -155,7 +155,7 @@ class AlreadyPrayed(Exception):
         self.next_at = next_at
 
 
-def member_from_row(row: sqlite3.Row) -> Member:
+def member_from_row(row: sqlite3.Row | Mapping[str, Any]) -> Member:
     return Member(
         guild_id=row["guild_id"],
         user_id=row["user_id"],
@@ -289,8 +289,9 @@ def _apply_edit(
             f"UPDATE members SET {assignments} WHERE guild_id = ? AND user_id = ?",  # noqa: S608
             (*values.values(), party.guild_id, party.user_id),
         )
-    if edit.voicepoints is not None:
-        _adjust_voicepoints(conn, edit, add=add, issuer=issuer, actor=actor, now=now)
+    if edit.voicepoints is None:  # nothing else wrote the row: it is what was read, edited
+        return member_from_row({**dict(row), **values} if values else row)
+    _adjust_voicepoints(conn, edit, add=add, issuer=issuer, actor=actor, now=now)
     member = _load(conn, party.guild_id, party.user_id)
     assert member is not None
     return member

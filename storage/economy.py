@@ -265,9 +265,9 @@ class EconomyRepository:
         the key must hold everything else ``render`` depends on (``starts``, anything from now);
         only immutable values (bytes, frozen dataclasses) may be rendered.
         """
-        since = dict(starts)
 
         def work(conn: sqlite3.Connection) -> T:
+            since = dict(starts)
             member = load_member(conn, guild_id, user_id)
             row = conn.execute(
                 "SELECT settings FROM guild_settings WHERE guild_id = ? AND feature = 'voice'", (guild_id,)

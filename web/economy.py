@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from pydantic import BaseModel, ConfigDict, Field
 
 from core import economy
@@ -100,7 +100,8 @@ PROFILE = {
 
 
 def _require_json(request: web.Request) -> None:
-    if request.content_type != "application/json":
+    # The usual header as sent is the answer; anything else is parsed (parameters, case, spaces).
+    if request.headers.get(hdrs.CONTENT_TYPE) != "application/json" and request.content_type != "application/json":
         raise ApiError(415, "the Content-Type header must be application/json")
 
 

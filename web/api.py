@@ -12,6 +12,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Generic, Literal, TypeVar
 
 from aiohttp import hdrs, web
@@ -183,8 +184,12 @@ def json_bytes(data: Any, free_json: Iterable[Any] | None = None) -> bytes:
     return fast if fast is not None else json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+# Given as a header rather than as ``content_type=``, which aiohttp builds anew for every answer.
+JSON_HEADERS = MappingProxyType({hdrs.CONTENT_TYPE: "application/json"})
+
+
 def json_body_response(body: bytes, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(body=body, status=status, content_type="application/json", headers=headers)
+    return web.Response(body=body, status=status, headers={**JSON_HEADERS, **headers} if headers else JSON_HEADERS)
 
 
 class RenderedBodies(Generic[V]):

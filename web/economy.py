@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core import economy
 from web import keys
-from web.api import ApiError, path_id, read_model
+from web.api import ApiError, json_body_response, path_id, read_model
 from web.families import economy as family
 
 PATH = r"/api/guilds/{guild_id:\d+}/users/{user_id:\d+}"
@@ -141,7 +141,7 @@ async def _answer(request: web.Request, guild_id: int, user_id: int) -> web.Resp
     )
     if body is None:
         raise ApiError(404, f"user {user_id} has no profile in guild {guild_id}")
-    return web.Response(body=body, content_type="application/json")
+    return json_body_response(body)
 
 
 @family.route("GET", PATH, summary="A member's economy profile", access="read", response=PROFILE)

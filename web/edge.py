@@ -46,6 +46,12 @@ async def unmatched(request: web.Request) -> web.StreamResponse:
 class AccessLogger(AbstractAccessLogger):
     """One line per request: method, path without query, status, time and the key's name, never a secret."""
 
+    @property
+    def enabled(self) -> bool:
+        """Whether a line would be written: when not (``[logging] level`` above INFO), aiohttp skips
+        the call and its arguments for every request of the connection."""
+        return self.logger.isEnabledFor(logging.INFO)
+
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time_taken: float) -> None:
         key = request.get(keys.API_KEY)
         self.logger.info(

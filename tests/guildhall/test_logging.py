@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator
 
 from guildhall.cli import log_off_the_loop
+from web.edge import AccessLogger
 
 
 @contextlib.contextmanager
@@ -87,3 +88,14 @@ def test_logging_configured_already_is_left_alone():
         stop = log_off_the_loop("DEBUG", io.StringIO())
         assert root.handlers == [existing]
         stop()
+
+
+def test_the_access_log_is_skipped_when_its_level_would_drop_the_lines():
+    logger = logging.getLogger("guildhall.access.test")
+    try:
+        logger.setLevel(logging.WARNING)
+        assert AccessLogger(logger, "").enabled is False
+        logger.setLevel(logging.INFO)
+        assert AccessLogger(logger, "").enabled is True
+    finally:
+        logger.setLevel(logging.NOTSET)

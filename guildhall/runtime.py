@@ -88,7 +88,7 @@ def freeze_heap() -> int:
     Python collects the young generation every 700 objects by default, and each pass walks every
     young object still alive: under HTTP load, those of every request in flight, again and again
     (11 µs of a ~200 µs transfer, measured). A pass walks what is alive, not what was allocated,
-    so passes 14 times rarer are no longer: a millisecond at most.
+    so passes 14 times rarer are no longer: under 0.2 ms each, measured under the same load.
     """
     gc.collect()
     gc.freeze()

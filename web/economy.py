@@ -100,7 +100,7 @@ PROFILE = {
 
 
 def _require_json(request: web.Request) -> None:
-    # The usual header as sent is the answer; anything else is parsed (parameters, case, spaces).
+    # The header exactly as clients send it needs no parsing; any other form (parameters, case) is parsed.
     if request.headers.get(hdrs.CONTENT_TYPE) != "application/json" and request.content_type != "application/json":
         raise ApiError(415, "the Content-Type header must be application/json")
 

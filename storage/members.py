@@ -365,44 +365,53 @@ def _apply_counters(
 ) -> list[Member]:
     """:func:`_edited_values` of edits that only touch counters, each of another profile, set-based.
 
-    Each group of edits that touch the same columns is one ``UPDATE ... FROM json_each(...)
-    RETURNING`` (the rows of missing profiles are created, then updated the same way) that
-    returns, for each row it changed, the row when the caller wants the profiles and in any case
-    whether a new value left its range. When one did, the rows are checked in the edits' order, so
-    the first bad edit is named as editing one by one would name it, and the unit of work is rolled
-    back. With ``answer=False`` and nothing out of range, no row is read back and the answer is [].
+    Each group of edits that touch the same columns is one ``UPDATE ... FROM json_each(...)``
+    (the rows of missing profiles are created, then updated the same way), which returns the rows
+    when the caller wants the profiles; with ``answer=False`` none is read back and the answer is
+    []. A new value outside its range is written as NULL, which the columns refuse, so the
+    statement fails and changes nothing (cheaper than returning a flag per row). Then the edits
+    not yet applied are checked one by one in order, so that the first bad edit is named as
+    editing one by one would name it (each group holds other profiles, and those applied were in
+    range), and raising rolls the unit of work back.
     """
     shapes: dict[tuple[str, ...], list[ProfileEdit]] = {}
     for edit in edits:
         shapes.setdefault(_shape(edit), []).append(edit)
+    groups = list(shapes.items())
     rows: dict[tuple[int, int], Sequence[Any]] = {}
-    out_of_range = False
-    for shape, group in shapes.items():
+    for position, (shape, group) in enumerate(groups):
         if not shape:
             _create(conn, [(edit.guild_id, edit.user_id) for edit in group], now=now)
             continue
-        flag = " OR ".join(f"members.{column} NOT BETWEEN {_COUNTERS[column]} AND {MAX_AMOUNT}" for column in shape)
-        # Reading back a flag per row instead of the row is a fifth of the cost (10,000 profiles).
-        returning = _RETURN_ROW + flag if answer else flag
-        returned = _update_counters(conn, shape, group, add=add, now=now, returning=returning)
-        out_of_range = out_of_range or any(values[-1] for values in returned)
-        if answer:
-            rows.update({(values[0], values[1]): values for values in returned})
-    if not (answer or out_of_range):
+        try:
+            returned = _update_counters(conn, shape, group, add=add, now=now, returning=_RETURN_ROW if answer else "")
+        except sqlite3.IntegrityError:
+            _reject_first(conn, edits, [edit for _, later in groups[position:] for edit in later], add=add, now=now)
+            raise  # no edit was out of range after all: a fault of this code, not of the request
+        rows.update({(values[0], values[1]): values for values in returned})
+    if not answer:
         return []
     keys = [(edit.guild_id, edit.user_id) for edit in edits]
     if len(rows) < len(keys):
         rows.update(_rows(conn, [key for key in keys if key not in rows]))
-    if out_of_range:
-        for index, edit in enumerate(edits):
-            row = rows[keys[index]]
-            for column in _shape(edit):
-                if not _COUNTERS[column] <= row[_INDEX[column]] <= MAX_AMOUNT:
-                    raise EditRejected(index, str(_out_of_range(column, row[_INDEX[column]])))
     return [_member_from_values(rows[key]) for key in keys]
 
 
-_RETURN_ROW = "".join(f"members.{column}, " for column in _MEMBER_COLUMNS)
+def _reject_first(
+    conn: sqlite3.Connection, edits: Sequence[ProfileEdit], pending: Sequence[ProfileEdit], *, add: bool, now: int
+) -> None:
+    """Raise :class:`EditRejected` for the first of ``edits`` among ``pending`` (not applied) that is out of range."""
+    states = _states(_rows_ensured(conn, [(edit.guild_id, edit.user_id) for edit in pending], now=now))
+    for index, edit in enumerate(edits):
+        state = states.get((edit.guild_id, edit.user_id))
+        if state is not None:
+            try:
+                _edited_values(edit, state, add=add, now=now)
+            except LedgerError as error:
+                raise EditRejected(index, str(error)) from None
+
+
+_RETURN_ROW = ", ".join(f"members.{column}" for column in _MEMBER_COLUMNS)
 
 
 # which counters an edit gives (in ``_COUNTERS`` order), by which of them are not None
@@ -437,35 +446,38 @@ def _update_counters(
     now: int,
     returning: str,
 ) -> list[tuple[Any, ...]]:
-    """Apply one group of edits; what ``returning`` names for each row changed."""
-    assignments = [
-        f"{column} = {column + ' + ' if add else ''}(d.value ->> {position})"
-        for position, column in enumerate(shape, start=2)
-    ]
+    """Apply one group of edits, a value out of range written as NULL; what ``returning`` names
+    for each row changed (nothing when it is empty)."""
+    assignments = []
+    for position, column in enumerate(shape, start=2):
+        value = f"{column} + (d.value ->> {position})" if add else f"(d.value ->> {position})"
+        minimum = _COUNTERS[column]
+        assignments.append(f"{column} = CASE WHEN {value} BETWEEN {minimum} AND {MAX_AMOUNT} THEN {value} END")
     if any(column in _TEXT_COUNTERS for column in shape):
         assignments.append("has_text = 1")
     sql = (
         f"UPDATE members SET {', '.join(assignments)}, updated_at = ? FROM json_each(?) AS d"  # noqa: S608 - fixed names
         " WHERE members.guild_id = d.value ->> 0 AND members.user_id = d.value ->> 1"
-        f" RETURNING {returning}"
+        + (f" RETURNING {returning}" if returning else "")
     )
     convert = _seconds if "pray_date" in shape and not add else None
     pick = operator.itemgetter(*(ProfileEdit._fields.index(name) for name in ("guild_id", "user_id", *shape)))
 
-    def payload(edits: Sequence[ProfileEdit]) -> str:
+    def update(edits: Sequence[ProfileEdit]) -> tuple[int, list[tuple[Any, ...]]]:
         values = [pick(edit) for edit in edits]
         if convert is not None:  # pray_date is the last counter
             values = [(*value[:-1], convert(value[-1])) for value in values]
-        return orjson.dumps(values).decode()  # text: SQLite's JSON functions refuse a blob
+        # text: SQLite's JSON functions refuse a blob
+        cursor = conn.execute(sql, (now, orjson.dumps(values).decode()))
+        returned = cursor.fetchall()
+        return cursor.rowcount, returned
 
-    returned = conn.execute(sql, (now, payload(group))).fetchall()
-    if len(returned) < len(group):  # missing profiles: created as ensure_member creates them, then updated
+    changed, returned = update(group)
+    if changed < len(group):  # missing profiles: created as ensure_member creates them, then updated
         missing = _missing(conn, [(edit.guild_id, edit.user_id) for edit in group])
         _create(conn, missing, now=now)
         wanted = set(missing)
-        returned += conn.execute(
-            sql, (now, payload([e for e in group if (e.guild_id, e.user_id) in wanted]))
-        ).fetchall()
+        returned += update([e for e in group if (e.guild_id, e.user_id) in wanted])[1]
     return returned
 
 

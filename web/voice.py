@@ -16,7 +16,7 @@ from core.members import MAX_AMOUNT, is_vp_id
 from storage import ApiKey
 from storage.ledger import INTERVAL_SECONDS, LedgerEntry, LedgerFilter, Party
 from storage.members import TOP_ORDER, EditRejected, Member, ProfileEdit, ProfileExists, TopBy
-from web import bulkbody, keys
+from web import keys, profilebody
 from web.api import (
     MAX_SNOWFLAKE,
     PREFER_MINIMAL,
@@ -464,17 +464,20 @@ async def create_profile(request: web.Request) -> web.Response:
 
 async def _edit_one(request: web.Request, *, add: bool) -> web.Response:
     guild_id, user_id = _path_ids(request)
-    data = await read_json(request)
-    if not isinstance(data, dict):
-        raise ApiError(400, "the body must be a JSON object")
-    body = parse_model(ProfileBody, data)
-    members = await _apply(request, [_edit(guild_id, user_id, body)], add=add)
+    # A plain body takes a fast path that accepts just what the general one does (web.profilebody).
+    edit = profilebody.profile_edit(await request.read(), guild_id, user_id)
+    if edit is None:
+        data = await read_json(request)
+        if not isinstance(data, dict):
+            raise ApiError(400, "the body must be a JSON object")
+        edit = _edit(guild_id, user_id, parse_model(ProfileBody, data))
+    members = await _apply(request, [edit], add=add)
     return json_response(profile_json(members[0]), free_json=(members[0].data,))
 
 
 async def _edit_many(request: web.Request, *, add: bool) -> web.Response:
-    # Plain bodies and items take fast paths that accept just what the general one does (web.bulkbody).
-    edits = bulkbody.bulk_edits(await request.read())
+    # Plain bodies and items take fast paths that accept just what the general one does (web.profilebody).
+    edits = profilebody.bulk_edits(await request.read())
     if edits is None:
         edits = await _read_edits(request)
     allowed: set[int] = set()  # guilds checked already: a bulk body names one or a few
@@ -495,7 +498,7 @@ async def _read_edits(request: web.Request) -> list[ProfileEdit]:
         raise ApiError(400, "the body must be a JSON array of profiles, each with user_id and guild_id")
     edits = []
     for index, item in enumerate(data):
-        edit = bulkbody.bulk_edit(item)
+        edit = profilebody.bulk_edit(item)
         if edit is None:
             if not isinstance(item, dict):
                 raise ApiError(400, f"item {index}: must be a JSON object")

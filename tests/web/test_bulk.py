@@ -1,4 +1,4 @@
-"""Bulk bodies of the voice family: the fast path agrees with the general one, and 10,000 items land."""
+"""Profile bodies of the voice family: the fast paths agree with the general one, and 10,000 items land."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from core.members import MAX_AMOUNT
 from storage import Repositories
 from storage.ledger import Party
 from tests.conftest import make_settings
-from web import bulkbody
+from web import profilebody
 from web.api import ApiError, _unique_keys, parse_model
-from web.voice import BulkItem, _edit, profile_json
+from web.voice import BulkItem, ProfileBody, _edit, profile_json
 
 G = 131853185391
 BOT = 4242
@@ -65,7 +65,7 @@ def general(item: Any) -> Any:
 
 @pytest.mark.parametrize("item", ITEMS)
 def test_the_fast_item_path_takes_only_what_the_general_path_takes_and_agrees(item: Any):
-    fast = bulkbody.bulk_edit(item)
+    fast = profilebody.bulk_edit(item)
     expected = general(item)
     if fast is not None:
         assert fast == expected
@@ -77,23 +77,23 @@ def test_the_fast_item_path_takes_only_what_the_general_path_takes_and_agrees(it
 
 
 def test_the_plain_items_above_take_the_fast_path():
-    assert sum(bulkbody.bulk_edit(item) is not None for item in ITEMS) == 11
+    assert sum(profilebody.bulk_edit(item) is not None for item in ITEMS) == 11
 
 
 @pytest.mark.parametrize("item", ITEMS)
 def test_the_fast_body_path_takes_only_what_the_general_path_takes_and_agrees(item: Any):
-    fast = bulkbody.bulk_edits(json.dumps([item]).encode())
+    fast = profilebody.bulk_edits(json.dumps([item]).encode())
     if fast is not None:
         assert fast == [general(item)]
 
 
 def test_bodies_of_counters_and_ids_take_the_fast_body_path():
-    taken = [index for index, item in enumerate(ITEMS) if bulkbody.bulk_edits(json.dumps([item]).encode())]
+    taken = [index for index, item in enumerate(ITEMS) if profilebody.bulk_edits(json.dumps([item]).encode())]
     assert taken == [0, 1, 4, 5, 10]  # the others hold a null, data or keys the fast path does not know
-    assert bulkbody.bulk_edits(json.dumps([ITEMS[n] for n in taken], indent=2).encode()) == [
+    assert profilebody.bulk_edits(json.dumps([ITEMS[n] for n in taken], indent=2).encode()) == [
         general(ITEMS[n]) for n in taken
     ]
-    assert bulkbody.bulk_edits(b"[]") == []
+    assert profilebody.bulk_edits(b"[]") == []
 
 
 # Bodies as clients may write them: keys repeated or not, values of every kind, spaces anywhere.
@@ -168,7 +168,37 @@ def test_the_fast_body_path_agrees_with_reading_and_checking_each_item(body: lis
         expected = [general(item) for item in data]
         if any(isinstance(edit, str) for edit in expected):
             expected = None
-    fast = bulkbody.bulk_edits(raw)
+    fast = profilebody.bulk_edits(raw)
+    assert fast is None or fast == expected, raw
+
+
+def general_one(data: Any) -> Any:
+    if not isinstance(data, dict):
+        return "not an object"
+    try:
+        return _edit(5, 6, parse_model(ProfileBody, data))
+    except ApiError as error:
+        return error.message
+
+
+@pytest.mark.parametrize("item", ITEMS)
+def test_the_fast_path_of_one_profile_takes_only_what_the_general_path_takes_and_agrees(item: Any):
+    profile = {k: v for k, v in item.items() if k not in ("guild_id", "user_id")} if isinstance(item, dict) else item
+    fast = profilebody.profile_edit(json.dumps(profile).encode(), 5, 6)
+    if fast is not None:
+        assert fast == general_one(profile)
+    assert profilebody.profile_edit(json.dumps(item).encode(), 5, 6) is None  # ids are not profile fields
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(_PLAIN, _PLAIN, _ANY).map(lambda pairs: pairs[2:]), st.sampled_from(["", " ", "\n "]))
+def test_the_fast_path_of_one_profile_agrees_with_reading_and_checking_it(profile: Any, space: str):
+    raw = _render(profile, space).encode()
+    try:
+        expected = general_one(json.loads(raw, object_pairs_hook=_unique_keys))
+    except ValueError:  # repeated keys: the API refuses the body
+        expected = None
+    fast = profilebody.profile_edit(raw, 5, 6)
     assert fast is None or fast == expected, raw
 
 

@@ -15,6 +15,7 @@ from core.members import MAX_AMOUNT
 from storage import Repositories
 from storage.ledger import Party
 from tests.conftest import make_settings
+from tests.web.jsonbodies import ID_LIKE, pairs, render
 from web import profilebody
 from web.api import ApiError, _unique_keys, parse_model
 from web.voice import BulkItem, ProfileBody, _edit, profile_json
@@ -97,19 +98,14 @@ def test_bodies_of_counters_and_ids_take_the_fast_body_path():
 
 
 # Bodies as clients may write them: keys repeated or not, values of every kind, spaces anywhere.
-def _pairs(keys: dict[str, st.SearchStrategy[Any]]) -> st.SearchStrategy[list[tuple[str, Any]]]:
-    """An object as a tuple of its (key, value) pairs, a key now and then repeated."""
-    return st.lists(st.sampled_from(sorted(keys)), max_size=len(keys) + 1).flatmap(
-        lambda names: st.tuples(*(st.tuples(st.just(name), keys[name]) for name in names))
-    )
 
 
 def _item(ids: st.SearchStrategy[Any], count: st.SearchStrategy[Any], *, plain: bool) -> st.SearchStrategy[Any]:
     def section(*names: str) -> st.SearchStrategy[Any]:
         if plain:
-            pairs = st.lists(st.tuples(st.sampled_from(names), count), max_size=2, unique_by=lambda pair: pair[0])
-            return pairs.map(tuple)
-        return st.one_of(st.none(), st.just([]), _pairs(dict.fromkeys((*names, "x"), count)))
+            each_once = st.lists(st.tuples(st.sampled_from(names), count), max_size=2, unique_by=lambda pair: pair[0])
+            return each_once.map(tuple)
+        return st.one_of(st.none(), st.just([]), pairs(dict.fromkeys((*names, "x"), count)))
 
     fields = {
         "experience": count,
@@ -120,12 +116,12 @@ def _item(ids: st.SearchStrategy[Any], count: st.SearchStrategy[Any], *, plain: 
         "timespent": section("global"),
     }
     if plain:  # each key once
-        pairs = st.lists(st.sampled_from(sorted(fields)), max_size=3, unique=True).flatmap(
+        members = st.lists(st.sampled_from(sorted(fields)), max_size=3, unique=True).flatmap(
             lambda names: st.tuples(*(st.tuples(st.just(name), fields[name]) for name in names))
         )
     else:
-        pairs = _pairs({**fields, "data": st.sampled_from([None, {"a": 1}]), "other": st.just(1)})
-    return st.tuples(ids, ids, pairs).map(lambda drawn: (("guild_id", drawn[0]), ("user_id", drawn[1]), *drawn[2]))
+        members = pairs({**fields, "data": st.sampled_from([None, {"a": 1}]), "other": st.just(1)})
+    return st.tuples(ids, ids, members).map(lambda drawn: (("guild_id", drawn[0]), ("user_id", drawn[1]), *drawn[2]))
 
 
 _PLAIN = _item(
@@ -138,28 +134,16 @@ _PLAIN = _item(
     plain=True,
 )
 _ANY = _item(
-    st.one_of(
-        st.integers(-1, 2**64),
-        st.from_regex(r"\A[0-9]{1,21}\Z"),
-        st.sampled_from(["", " 1", "1:2", "\u0661", True, None, 1.5]),
-    ),
+    ID_LIKE,
     st.one_of(st.integers(-MAX_AMOUNT - 2, MAX_AMOUNT + 2), st.sampled_from([True, None, 1.0, "1", 2**64])),
     plain=False,
 )
 
 
-def _render(value: Any, space: str) -> str:
-    if isinstance(value, tuple):  # an object as its pairs
-        return "{" + f",{space}".join(f"{json.dumps(k)}:{space}{_render(v, space)}" for k, v in value) + "}"
-    if isinstance(value, list):
-        return "[" + f",{space}".join(_render(v, space) for v in value) + "]"
-    return json.dumps(value)
-
-
 @settings(max_examples=400, deadline=None)
 @given(st.lists(st.one_of(_PLAIN, _PLAIN, _ANY), max_size=4), st.sampled_from(["", " ", "\n "]))
 def test_the_fast_body_path_agrees_with_reading_and_checking_each_item(body: list[Any], space: str):
-    raw = _render(body, space).encode()
+    raw = render(body, space).encode()
     try:
         data = json.loads(raw, object_pairs_hook=_unique_keys)
     except ValueError:  # repeated keys: the API refuses the body
@@ -193,7 +177,7 @@ def test_the_fast_path_of_one_profile_takes_only_what_the_general_path_takes_and
 @settings(max_examples=400, deadline=None)
 @given(st.one_of(_PLAIN, _PLAIN, _ANY).map(lambda pairs: pairs[2:]), st.sampled_from(["", " ", "\n "]))
 def test_the_fast_path_of_one_profile_agrees_with_reading_and_checking_it(profile: Any, space: str):
-    raw = _render(profile, space).encode()
+    raw = render(profile, space).encode()
     try:
         expected = general_one(json.loads(raw, object_pairs_hook=_unique_keys))
     except ValueError:  # repeated keys: the API refuses the body

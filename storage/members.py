@@ -341,7 +341,6 @@ def _write_states(
 
 
 _TEXT_COUNTERS = ("text_level", "text_experience", "message_count")
-_INDEX = {column: index for index, column in enumerate(_MEMBER_COLUMNS)}
 
 
 def _member_from_values(row: Sequence[Any]) -> Member:

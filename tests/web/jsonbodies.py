@@ -9,6 +9,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+Object = tuple[tuple[str, Any], ...]  # an object as its (key, value) pairs
+
 # values a field that takes an id may meet
 ID_LIKE = st.one_of(
     st.integers(-1, 2**64),
@@ -17,7 +19,7 @@ ID_LIKE = st.one_of(
 )
 
 
-def pairs(keys: dict[str, st.SearchStrategy[Any]]) -> st.SearchStrategy[tuple[tuple[str, Any], ...]]:
+def pairs(keys: dict[str, st.SearchStrategy[Any]]) -> st.SearchStrategy[Object]:
     """An object with some of ``keys``, a key now and then repeated."""
     return st.lists(st.sampled_from(sorted(keys)), max_size=len(keys) + 1).flatmap(
         lambda names: st.tuples(*(st.tuples(st.just(name), keys[name]) for name in names))
@@ -32,3 +34,10 @@ def render(value: Any, space: str) -> str:
     if isinstance(value, list):
         return "[" + f",{space}".join(render(v, space) for v in value) + "]"
     return json.dumps(value, ensure_ascii=False)
+
+
+def each_once(
+    names: tuple[str, ...], *values: st.SearchStrategy[Any]
+) -> st.SearchStrategy[tuple[tuple[str, Any], ...]]:
+    """An object with each of ``names`` once, in order, its value drawn from the matching strategy."""
+    return st.tuples(*values).map(lambda drawn: tuple(zip(names, drawn, strict=True)))

@@ -142,7 +142,6 @@ class _MessageCheckStruct(Plain):
 
 
 _MESSAGE_CHECK = msgspec.json.Decoder(_MessageCheckStruct)
-FastBody = Callable[[bytes], Any]
 
 
 def message_check(raw: bytes) -> MessageCheckValues | None:
@@ -322,6 +321,9 @@ def query_days(request: web.Request) -> int:
     if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= serverstats.MAX_VIEW_DAYS:
         raise ApiError(400, f"Bad Request Error! days must be an integer from 1 to {serverstats.MAX_VIEW_DAYS}")
     return int(raw)
+
+
+FastBody = Callable[[bytes], Any]  # a route's fast path: the body's values read from a plain body, else None
 
 
 async def body_of(request: web.Request, model: type[Body], fast: FastBody | None = None) -> Any:

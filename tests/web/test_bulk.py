@@ -97,10 +97,10 @@ def test_bodies_of_counters_and_ids_take_the_fast_body_path():
     assert profilebody.bulk_edits(b"[]") == []
 
 
-# Bodies as clients may write them: keys repeated or not, values of every kind, spaces anywhere.
-
-
 def _item(ids: st.SearchStrategy[Any], count: st.SearchStrategy[Any], *, plain: bool) -> st.SearchStrategy[Any]:
+    """A bulk item as clients may write it; ``plain`` ones hold each known key once, the others
+    keys repeated or unknown and sections of any kind."""
+
     def section(*names: str) -> st.SearchStrategy[Any]:
         if plain:
             each_once = st.lists(st.tuples(st.sampled_from(names), count), max_size=2, unique_by=lambda pair: pair[0])
@@ -175,7 +175,7 @@ def test_the_fast_path_of_one_profile_takes_only_what_the_general_path_takes_and
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.one_of(_PLAIN, _PLAIN, _ANY).map(lambda pairs: pairs[2:]), st.sampled_from(["", " ", "\n "]))
+@given(st.one_of(_PLAIN, _PLAIN, _ANY).map(lambda item: item[2:]), st.sampled_from(["", " ", "\n "]))  # no ids
 def test_the_fast_path_of_one_profile_agrees_with_reading_and_checking_it(profile: Any, space: str):
     raw = render(profile, space).encode()
     try:

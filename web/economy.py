@@ -144,7 +144,7 @@ async def _answer(request: web.Request, guild_id: int, user_id: int) -> web.Resp
     return json_body_response(body)
 
 
-@family.route("GET", PATH, summary="A member's economy profile", access="read", response=PROFILE)
+@family.route("GET", PATH, summary="A member's economy profile", access="read", response=PROFILE, tried_first=True)
 async def get_profile(request: web.Request) -> web.Response:
     _require_json(request)
     guild_id, user_id = _ids(request)

@@ -1,8 +1,9 @@
 """Per-identity request limits on the injected clock.
 
 A fixed window per (bucket, identity): it opens at the first request and lets ``limit`` requests
-through until ``per`` seconds later. The state is a dict of small tuples; windows that have closed
-are swept as new ones open, so memory follows the number of active callers.
+through until ``per`` seconds later. The state is a dict of small :class:`Window` objects;
+windows that have closed are swept as new ones open, so memory follows the number of active
+callers.
 
 (The ``limits`` package reads ``time.time()`` directly; tests and the sandbox move time with the
 one injected clock, so the window arithmetic lives here.)
@@ -21,19 +22,29 @@ from core.config import RateLimit
 SWEEP_EVERY = 4096
 
 
+class Window:
+    """One caller's window of one bucket: when it closes, how many requests it let through, and the
+    headers that stay the same for all of them (a mutable object: counting a request allocates nothing)."""
+
+    __slots__ = ("limit", "limit_text", "reset_at", "reset_text", "used")
+
+    def __init__(self, reset_at: float, limit: int) -> None:
+        self.reset_at = reset_at
+        self.used = 0
+        self.limit = limit
+        self.limit_text = str(limit)
+        self.reset_text = str(math.ceil(reset_at))
+
+
 class Decision(NamedTuple):  # one per request: a named tuple builds in a quarter of a frozen dataclass's time
     allowed: bool
-    limit: int
-    remaining: int
-    reset_at: float
+    remaining: int  # as this request left it
     retry_after: int  # whole seconds until the window reopens; 0 while requests are let through
+    window: Window
 
     def headers(self) -> dict[istr, str]:
-        headers = {
-            _LIMIT: str(self.limit),
-            _REMAINING: str(self.remaining),
-            _RESET: str(math.ceil(self.reset_at)),
-        }
+        window = self.window
+        headers = {_LIMIT: window.limit_text, _REMAINING: str(self.remaining), _RESET: window.reset_text}
         if not self.allowed:
             headers[_RETRY_AFTER] = str(self.retry_after)
         return headers
@@ -48,7 +59,7 @@ _LIMIT, _REMAINING, _RESET, _RETRY_AFTER = map(
 class RateLimiter:
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
-        self._windows: dict[tuple[str, str], tuple[float, int]] = {}
+        self._windows: dict[tuple[str, str], Window] = {}
         self._since_sweep = 0
 
     def hit(self, bucket: str, identity: str, rule: RateLimit) -> Decision:
@@ -56,14 +67,14 @@ class RateLimiter:
         now = self._clock.time()
         key = (bucket, identity)
         window = self._windows.get(key)
-        if window is None or window[0] <= now:
-            window = (now + rule.per, 0)
+        if window is None or window.reset_at <= now:
             self._sweep(now)
-        reset_at, used = window
-        if used >= rule.limit:
-            return Decision(False, rule.limit, 0, reset_at, max(1, math.ceil(reset_at - now)))
-        self._windows[key] = (reset_at, used + 1)
-        return Decision(True, rule.limit, rule.limit - used - 1, reset_at, 0)
+            window = self._windows[key] = Window(now + rule.per, rule.limit)
+        used = window.used
+        if used >= window.limit:
+            return Decision(False, 0, max(1, math.ceil(window.reset_at - now)), window)
+        window.used = used + 1
+        return Decision(True, window.limit - used - 1, 0, window)
 
     def reset(self) -> None:
         self._windows.clear()
@@ -73,4 +84,4 @@ class RateLimiter:
         if self._since_sweep < SWEEP_EVERY:
             return
         self._since_sweep = 0
-        self._windows = {key: window for key, window in self._windows.items() if window[0] > now}
+        self._windows = {key: window for key, window in self._windows.items() if window.reset_at > now}

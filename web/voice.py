@@ -421,7 +421,9 @@ async def user_guilds(request: web.Request) -> web.Response:
     return json_response([str(g) for g in ids])
 
 
-@voice.route("GET", f"/profile/{GUILD}/{USER}", summary="One profile; 404 if missing", response=PROFILE)
+@voice.route(
+    "GET", f"/profile/{GUILD}/{USER}", summary="One profile; 404 if missing", response=PROFILE, tried_first=True
+)
 async def get_profile(request: web.Request) -> web.Response:
     guild_id, user_id = _path_ids(request)
     member = await request.app[keys.REPOS].members.get(guild_id, user_id)

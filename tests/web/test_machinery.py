@@ -8,6 +8,7 @@ from storage import Repositories
 from tests.conftest import make_settings
 from web.api import Family, add_routes, json_response, read_json
 from web.families import economy, serverstats
+from web.ratelimit import SWEEP_EVERY, RateLimiter
 
 
 def probe_family() -> Family:
@@ -183,3 +184,65 @@ async def test_wrong_method_is_405_with_allow(client_for):
     response = await client.delete("/openapi.json")
     assert response.status == 405
     assert "GET" in response.headers["Allow"]
+
+
+def prefix_family() -> Family:
+    """Three paths under one static prefix, the last declared marked to be tried first."""
+    family = Family(
+        name="prefix",
+        title="Prefix",
+        base="/prefix",
+        description="test routes",
+        envelope=lambda status, message, code: {"problem": message, "status": status},
+        error_schema={"type": "object"},
+    )
+    for name, path, first in (
+        ("list", "/prefix", False),
+        ("guild", r"/prefix/{guild_id:\d+}", False),
+        ("member", r"/prefix/{guild_id:\d+}/{user_id:\d+}", True),
+    ):
+
+        async def answer(request: web.Request, name: str = name) -> web.Response:
+            return json_response({"route": name})
+
+        family.route("GET", path, summary=name, guild_param=None, tried_first=first)(answer)
+    return family
+
+
+async def test_routes_marked_tried_first_are_tried_first_and_the_others_still_answer(client_for, api_key):
+    client = await client_for(prepare=lambda app: add_routes(app, [prefix_family()]))
+    order = [resource.canonical for resource in client.app.router.resources()]
+    under_prefix = [path for path in order if path.startswith("/prefix")]
+    assert under_prefix == ["/prefix/{guild_id}/{user_id}", "/prefix", "/prefix/{guild_id}"]
+    # the busiest reads of the real app too, before the paths that share their prefix
+    for busiest, other in (
+        ("/profile/{guild_id}/{user_id}", "/profile"),
+        ("/profile/{guild_id}/{user_id}", "/profile/{guild_id}"),
+        ("/api/guilds/{guild_id}/users/{user_id}", "/api/guilds/{guild_id}/users/{user_id}/inventory"),
+    ):
+        assert order.index(busiest) < order.index(other)
+    headers = {"Authorization": api_key}
+    for path, name in (("/prefix", "list"), ("/prefix/1", "guild"), ("/prefix/1/2", "member")):
+        response = await client.get(path, headers=headers)
+        assert (response.status, await response.json()) == (200, {"route": name})
+    assert (await client.get("/prefix/1/2/3", headers=headers)).status == 404
+
+
+RESET = "X-RateLimit-Reset"
+
+
+async def test_the_limiter_keeps_only_open_windows(clock):
+    limiter, rule = RateLimiter(clock), RateLimit(limit=2, per=60)
+    first = limiter.hit("bucket", "ip:0", rule)
+    assert (first.allowed, first.remaining, first.headers()[RESET]) == (True, 1, str(int(clock.time()) + 60))
+    for caller in range(1, SWEEP_EVERY - 1):  # a window each: the next one opened sweeps
+        limiter.hit("bucket", f"ip:{caller}", rule)
+    await clock.advance(30)
+    second = limiter.hit("bucket", "ip:0", rule)
+    assert (second.remaining, second.headers()[RESET]) == (0, first.headers()[RESET])  # the same window
+    refused = limiter.hit("bucket", "ip:0", rule)
+    assert (refused.allowed, refused.retry_after, refused.headers()["Retry-After"]) == (False, 30, "30")
+    await clock.advance(31)
+    reopened = limiter.hit("bucket", "new", rule)  # opens a window, and sweeps the closed ones
+    assert reopened.allowed and len(limiter._windows) == 1
+    assert limiter.hit("bucket", "ip:0", rule).remaining == 1  # a new window

@@ -14,6 +14,7 @@ from aiohttp import hdrs, web
 from pydantic import BaseModel, ConfigDict, Field
 
 from core import economy
+from core.ports import BotStatus
 from web import keys
 from web.api import ApiError, json_body_response, path_id, read_model
 from web.families import economy as family
@@ -109,8 +110,8 @@ def _ids(request: web.Request) -> tuple[int, int]:
     return path_id(request, "guild_id", "guildId"), path_id(request, "user_id", "userId")
 
 
-def _in_guild(request: web.Request, guild_id: int, user_id: int) -> bool:
-    return request.app[keys.BOT].member_name(guild_id, user_id) is not None
+def _in_guild(bot: BotStatus, guild_id: int, user_id: int) -> bool:
+    return bot.member_name(guild_id, user_id) is not None
 
 
 def _actor(request: web.Request) -> str:
@@ -129,14 +130,15 @@ def _body(profile: dict[str, Any]) -> bytes:
 
 async def _answer(request: web.Request, guild_id: int, user_id: int) -> web.Response:
     app = request.app
+    bot = app[keys.BOT]
     body = await economy.load_profile(
         app[keys.REPOS],
         app[keys.SETTINGS],
         guild_id,
         user_id,
-        in_guild=_in_guild(request, guild_id, user_id),
+        in_guild=_in_guild(bot, guild_id, user_id),
         now=int(app[keys.CLOCK].time()),
-        voice_since=app[keys.BOT].voice_session_start(guild_id, user_id),
+        voice_since=bot.voice_session_start(guild_id, user_id),
         shape=_body,
     )
     if body is None:
@@ -176,7 +178,7 @@ async def edit_profile(request: web.Request) -> web.Response:
             rp=edit.rp,
             actor=_actor(request),
             bot_user_id=(key.bot_user_id if key is not None else None) or app[keys.BOT].bot_user_id,
-            in_guild=_in_guild(request, guild_id, user_id),
+            in_guild=_in_guild(app[keys.BOT], guild_id, user_id),
             now=int(app[keys.CLOCK].time()),
         )
     except economy.EconomyError as error:
@@ -202,7 +204,7 @@ async def change_inventory(request: web.Request) -> web.Response:
             app[keys.REPOS],
             guild_id,
             user_id,
-            in_guild=_in_guild(request, guild_id, user_id),
+            in_guild=_in_guild(app[keys.BOT], guild_id, user_id),
             actor=_actor(request),
             now=int(app[keys.CLOCK].time()),
         )

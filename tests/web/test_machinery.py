@@ -11,17 +11,22 @@ from web.families import economy, serverstats
 from web.ratelimit import SWEEP_EVERY, RateLimiter
 
 
-def probe_family() -> Family:
-    """A family with one route per access level, the way a feature declares its routes."""
-    family = Family(
-        name="probe",
-        title="Probe",
-        base="/probe",
+def empty_family(name: str, **limits: RateLimit) -> Family:
+    """An empty family of test routes under ``/name``, with an envelope of its own."""
+    return Family(
+        name=name,
+        title=name.title(),
+        base=f"/{name}",
         description="test routes",
         envelope=lambda status, message, code: {"problem": message, "status": status},
         error_schema={"type": "object"},
-        default_limits={"limited": RateLimit(limit=2, per=60)},
+        default_limits=dict(limits),
     )
+
+
+def probe_family() -> Family:
+    """A family with one route per access level, the way a feature declares its routes."""
+    family = empty_family("probe", limited=RateLimit(limit=2, per=60))
 
     @family.route("GET", r"/probe/{guild_id:\d+}/read", summary="read")
     async def read(request: web.Request) -> web.Response:
@@ -188,14 +193,7 @@ async def test_wrong_method_is_405_with_allow(client_for):
 
 def prefix_family() -> Family:
     """Three paths under one static prefix, the last declared marked to be tried first."""
-    family = Family(
-        name="prefix",
-        title="Prefix",
-        base="/prefix",
-        description="test routes",
-        envelope=lambda status, message, code: {"problem": message, "status": status},
-        error_schema={"type": "object"},
-    )
+    family = empty_family("prefix")
     for name, path, first in (
         ("list", "/prefix", False),
         ("guild", r"/prefix/{guild_id:\d+}", False),
